@@ -1,0 +1,30 @@
+"""newsqa: ask questions about news articles and get answers cited to their passages.
+
+    import qa
+    kb = qa.open()                      # QA_DATA_DIR or ./data; seeds the shipped corpus
+    kb.add("articles/")                 # files or folders: txt, md, html, pdf, jsonl
+    for p in kb.retrieve("How much did the renovation cost?", k=3):
+        print(p.score, p.title, p.text)
+"""
+
+from .config import Settings
+from .errors import EmbedderMismatchError, InputError, NotFoundError, QAError, StoreError
+from .kb import KnowledgeBase
+from .kb import open_kb as open
+from .models import AddOutcome, AddReport, Article, DocumentInfo, Passage
+
+__all__ = [
+    "AddOutcome",
+    "AddReport",
+    "Article",
+    "DocumentInfo",
+    "EmbedderMismatchError",
+    "InputError",
+    "KnowledgeBase",
+    "NotFoundError",
+    "Passage",
+    "QAError",
+    "Settings",
+    "StoreError",
+    "open",
+]

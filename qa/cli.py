@@ -1,0 +1,181 @@
+"""The `qa` command: add, list, remove and search articles from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from .errors import QAError
+
+
+def _progress_bar(desc: str):
+    """A tqdm bar on stderr for long adds (hidden when stderr is not a terminal)."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            if total < 2:
+                return
+            bar = tqdm(total=total, desc=desc, unit="doc", file=sys.stderr, disable=None)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def _open(args: argparse.Namespace, *, rebuild_index: bool = False):
+    from .config import Settings
+    from .kb import KnowledgeBase, open_kb
+
+    settings = Settings.from_env()
+    if args.data_dir:
+        from pathlib import Path
+
+        settings = settings.with_(data_dir=Path(args.data_dir).expanduser())
+    if rebuild_index:
+        return KnowledgeBase(settings, rebuild_index=True)
+    return open_kb(settings=settings)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    kb = _open(args)
+    if args.text is not None:
+        text = sys.stdin.read() if args.text == "-" else args.text
+        report = kb.add_text(text, title=args.title, source=args.source, date=args.date)
+    else:
+        if not args.paths:
+            raise QAError("give files or folders to add, or --text")
+        report = kb.add(
+            *args.paths, title=args.title, source=args.source, date=args.date,
+            encoding=args.encoding, progress=_progress_bar("adding"),
+        )
+    for o in report.failed:
+        print(f"error: {o.origin}: {o.error}", file=sys.stderr)
+    if args.json:
+        print(json.dumps([o.__dict__ for o in report.outcomes], ensure_ascii=False, indent=2))
+    elif args.verbose:
+        for o in report.outcomes:
+            if o.status != "failed":
+                print(f"{o.status:9} {o.doc_id}  {o.chunks:4} chunks  {o.title}")
+    print(report.summary(), file=sys.stderr if args.json else sys.stdout)
+    return 0 if report.ok else 1
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    docs = _open(args).documents()
+    if args.json:
+        print(json.dumps([d.to_dict() for d in docs], ensure_ascii=False, indent=2))
+        return 0
+    if not docs:
+        print("no documents; add some with `qa add PATH`")
+        return 0
+    for d in docs:
+        print(f"{d.doc_id}  {d.chunks:4} chunks  {d.published or '----------'}  {d.title[:70]}")
+    print(f"{len(docs)} documents, {sum(d.chunks for d in docs)} chunks")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    kb = _open(args)
+    for ref in args.ids:
+        info = kb.remove(ref)
+        print(f"removed {info.doc_id}  ({info.chunks} chunks)  {info.title}")
+    return 0
+
+
+def _print_passages(passages, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=2))
+        return
+    if not passages:
+        print("no passages found")
+    for rank, p in enumerate(passages, start=1):
+        date = f" ({p.published})" if p.published else ""
+        print(f"[{rank}] {p.score:.3f}  {p.title}{date}  [{p.doc_id} {p.start}-{p.end}]")
+        print(f"    {p.text}\n")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    kb = _open(args)
+    if args.question:
+        _print_passages(kb.retrieve(" ".join(args.question), args.k), args.json)
+        return 0
+    print("Search your articles (empty line or Ctrl-D to quit).", file=sys.stderr)
+    while True:
+        try:
+            question = input("search> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print(file=sys.stderr)
+            return 0
+        if not question:
+            return 0
+        try:
+            _print_passages(kb.retrieve(question, args.k), args.json)
+        except QAError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    kb = _open(args, rebuild_index=True)
+    report = kb.reindex(progress=_progress_bar("re-indexing"))
+    print(f"re-indexed {len(report.outcomes)} documents with {kb.settings.embedder}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qa", description="Ask questions about your news articles."
+    )
+    parser.add_argument("--data-dir", help="store folder (default: QA_DATA_DIR or ./data)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("add", help="add files, folders or pasted text")
+    p.add_argument("paths", nargs="*", help="txt, md, html, pdf or jsonl files, or folders")
+    p.add_argument("--text", help="add this text instead of files ('-' reads stdin)")
+    p.add_argument("--title", help="title to use instead of the one found")
+    p.add_argument("--source", help="source URL or name (the same source replaces)")
+    p.add_argument("--date", help="publication date, YYYY-MM-DD")
+    p.add_argument("--encoding", help="text encoding of the files when not UTF-8")
+    p.add_argument("--json", action="store_true", help="print outcomes as JSON")
+    p.add_argument("-v", "--verbose", action="store_true", help="one line per document")
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("list", help="list documents with their chunk counts")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("remove", help="remove documents by id, id prefix or source")
+    p.add_argument("ids", nargs="+")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("search", help="find the passages that match a question")
+    p.add_argument("question", nargs="*", help="omit for an interactive prompt")
+    p.add_argument("-k", type=int, default=5, help="passages to return (default 5)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("reindex", help="re-embed every article (after changing the embedder)")
+    p.set_defaults(func=cmd_reindex)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except QAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

