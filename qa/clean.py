@@ -20,7 +20,8 @@ _TAIL_MARKERS = re.compile(
 # Short paragraphs that are page furniture wherever they appear.
 _FURNITURE = re.compile(
     r"^(advertisement|skip to (main )?content|share (this|on)\b.*|click to share.*|"
-    r"sign up for (our|the) newsletter.*|subscribe( now)?|read more:?|related( articles| stories)?:?|"
+    r"sign up for (our|the) newsletter.*|subscribe( now)?|read more:?|"
+    r"related( articles| stories)?:?|"
     r"follow us on .*|all rights reserved\.?|copyright ©.*|© \d{4}.*)$",
     re.IGNORECASE,
 )

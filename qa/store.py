@@ -187,7 +187,8 @@ class ChromaStore:
         }
 
     def _embedder_meta(self) -> dict[str, Any]:
-        return {"embedder": self.embeddings.name, "dim": self.embeddings.dimension, "schema": SCHEMA}
+        e = self.embeddings
+        return {"embedder": e.name, "dim": e.dimension, "schema": SCHEMA}
 
     def _open_chunks(self):
         from chromadb.errors import NotFoundError as ChromaNotFound
