@@ -1,0 +1,69 @@
+"""The same store code against a real Chroma server (QA_CHROMA_URL)."""
+
+import uuid
+
+import pytest
+from chroma_server import ChromaServer
+from testdata import SEED
+
+from qa.errors import EmbedderMismatchError, StoreError
+from qa.kb import KnowledgeBase
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = ChromaServer(tmp_path_factory.mktemp("chroma-server")).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def server_settings(settings, server):
+    return settings.with_(chroma_url=server.url, collection=f"t-{uuid.uuid4().hex[:10]}")
+
+
+def test_add_list_search_replace_remove_on_a_server(server_settings, tmp_path):
+    kb = KnowledgeBase(server_settings)
+    assert kb.add(SEED).count("added") == 1
+    assert kb.add(SEED).count("unchanged") == 1
+    (doc,) = kb.documents()
+    assert doc.chunks == kb.store.count_chunks() > 0
+    top = kb.retrieve("How much did Seoul spend on the building?", k=2)[0]
+    assert "9.78 billion won" in top.text
+    assert kb.article_text(doc.doc_id)[top.start : top.end] == top.text
+
+    p = tmp_path / "v.txt"
+    p.write_text("Vote count\n\nThe count finished on Sunday.")
+    kb.add(p)
+    p.write_text("Vote count\n\nThe count finished on Monday after a recount.")
+    assert kb.add(p).count("replaced") == 1
+    assert "Monday" in kb.retrieve("When did the count finish?", k=1)[0].text
+    kb.remove(str(p))
+    kb.remove(doc.doc_id)
+    assert kb.documents() == [] and kb.store.count_chunks() == 0
+
+
+def test_two_processes_share_one_server(server_settings, tmp_path):
+    writer = KnowledgeBase(server_settings)
+    reader = KnowledgeBase(server_settings)
+    assert reader.documents() == []
+    p = tmp_path / "s.txt"
+    p.write_text("Satellite launch\n\nThe weather satellite launched from Kourou at dawn.")
+    writer.add(p)
+    # the reader sees the new document without reopening
+    assert [d.title for d in reader.documents()] == ["Satellite launch"]
+    assert "Kourou" in reader.retrieve("Where did the satellite launch from?", k=1)[0].text
+
+
+def test_another_embedder_is_refused_on_a_server(server_settings):
+    kb = KnowledgeBase(server_settings)
+    kb.store.chunks.modify(metadata={"embedder": "other", "dim": 768, "schema": 1})
+    with pytest.raises(EmbedderMismatchError, match="qa reindex"):
+        KnowledgeBase(server_settings)
+
+
+def test_unreachable_server_is_a_clear_error(settings):
+    from chroma_server import free_port
+
+    with pytest.raises(StoreError, match="Chroma"):
+        KnowledgeBase(settings.with_(chroma_url=f"http://127.0.0.1:{free_port()}"))
