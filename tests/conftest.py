@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from testdata import SEED
 
 from qa.config import Settings

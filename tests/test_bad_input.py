@@ -57,7 +57,9 @@ def test_each_bad_input_gets_a_clear_error_and_good_files_still_go_in(cli, tmp_p
     expected = bad_files(bad)
     good = tmp_path / "good.txt"
     good.write_text("Ferry service resumes\n\nThe island ferry resumed service on Friday.")
-    files = [bad / name.split(":")[0] for name in expected if ":" not in name or name.endswith(":1")]
+    files = [
+        bad / name.split(":")[0] for name in expected if ":" not in name or name.endswith(":1")
+    ]
     code, out, err = cli("add", *files, good)
     assert code == 1
     lines = err.strip().splitlines()

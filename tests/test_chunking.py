@@ -1,11 +1,10 @@
 import json
 
 import pytest
+from testdata import EVAL_MINI, SEED
 
 from qa.chunking import chunk_text, sentence_spans
 from qa.ingest import load_file
-
-from testdata import EVAL_MINI, SEED
 
 
 def _articles():
@@ -43,7 +42,8 @@ def test_paragraphs_that_fit_are_never_split():
 
 def test_sentences_are_never_cut():
     long_para = " ".join(
-        f"Sentence number {i} says that Mr. Smith of the U.S. met officials in Seoul." for i in range(40)
+        f"Sentence number {i} says that Mr. Smith of the U.S. met officials in Seoul."
+        for i in range(40)
     )
     text = "Intro paragraph.\n\n" + long_para + "\n\nClosing paragraph."
     chunks = chunk_text(text, 300)

@@ -2,10 +2,10 @@
 
 import json
 
-from qa.ingest import load_file, pasted
-
-from testdata import SEED
 from pdfs import pdf_with_text, pdf_without_text
+from testdata import SEED
+
+from qa.ingest import load_file, pasted
 
 MB = 10**8
 

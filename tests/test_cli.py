@@ -1,0 +1,56 @@
+"""The installed `qa` command, as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from testdata import SEED
+
+QA = str(Path(sys.executable).with_name("qa"))
+
+
+def run(*args, data, env=None, input=None):
+    return subprocess.run(
+        [QA, "--data-dir", str(data), *map(str, args)],
+        capture_output=True, text=True, input=input, timeout=300,
+        env={**os.environ, "QA_SEED_CORPUS": "1", **(env or {})},
+    )
+
+
+def test_add_list_search_remove_round_trip(tmp_path):
+    data = tmp_path / "data"
+    # first run seeds the shipped corpus
+    out = run("list", "--json", data=data)
+    assert out.returncode == 0, out.stderr
+    (seed,) = json.loads(out.stdout)
+    assert seed["title"].startswith("North Korea Blows up") and seed["chunks"] > 0
+    assert set(seed) >= {"doc_id", "title", "source", "published", "chunks"}
+
+    story = tmp_path / "ferry.md"
+    story.write_text("# Ferry resumes\n\nDate: 2023-01-06\n\nThe island ferry resumed on Friday.")
+    out = run("add", story, SEED, data=data)
+    assert out.returncode == 0, out.stderr
+    assert "added 1, unchanged 1, replaced 0, failed 0" in out.stdout
+
+    out = run("search", "--json", "-k", "2", "How much did Seoul spend on the building?", data=data)
+    passages = json.loads(out.stdout)
+    assert len(passages) == 2
+    assert set(passages[0]) >= {"doc_id", "title", "source", "published", "text", "start",
+                                "end", "score"}
+    assert "9.78 billion won" in passages[0]["text"]
+
+    out = run("search", data=data, input="When did the ferry resume?\n\n")
+    assert out.returncode == 0 and "Ferry resumes" in out.stdout and "(2023-01-06)" in out.stdout
+
+    out = run("remove", seed["doc_id"][:8], data=data)
+    assert out.returncode == 0 and "removed" in out.stdout
+    out = run("list", data=data)
+    assert "Ferry resumes" in out.stdout and "North Korea" not in out.stdout
+
+
+def test_missing_file_exits_non_zero_with_one_line(tmp_path):
+    out = run("add", tmp_path / "nope.txt", data=tmp_path / "data")
+    assert out.returncode == 1
+    assert out.stderr.strip() == f"error: {tmp_path / 'nope.txt'}: no such file or folder"
