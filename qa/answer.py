@@ -75,7 +75,7 @@ def rewrite_question(question: str, history: Sequence[HistoryItem], llm: BaseCha
     text = "\n".join(f"{who}: {content}" for who, content in lines)
     raw = chain.invoke({"history": text, "question": question}, {"max_tokens": 60})
     first = next((ln for ln in raw.strip().splitlines() if ln.strip()), "")
-    first = first.split(":", 1)[1] if first.lower().startswith("rewritten") else first
+    first = first.split(":", 1)[1] if first.lower().startswith("standalone") else first
     first = first.strip().strip('"“”').strip()
     if 3 <= len(first) <= 300:
         return first

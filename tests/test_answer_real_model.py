@@ -1,0 +1,78 @@
+"""End to end with the real packaged 1.5B model on the seed article (CPU, ~1 minute).
+
+Facts must be right, citations must point at the passage that holds them, a follow-up must be
+rewritten to find its paragraph, and an out-of-scope question must be refused.
+"""
+
+from __future__ import annotations
+
+import pytest
+from answer_helpers import DenseRetriever, seed_article, seed_passages
+
+from qa import answer
+from qa.config import Settings
+from qa.llm import get_chat_model
+
+pytest.importorskip("llama_cpp", reason="needs llama-cpp-python==0.3.36")
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory) -> Settings:
+    # The joined model lives in the repo's data/ if already built there, else a temp folder.
+    base = Settings.from_env()
+    models = base.data_dir / "models"
+    data = base.data_dir if models.is_dir() else tmp_path_factory.mktemp("data")
+    return base.with_(llm="embedded", data_dir=data, top_k=4)
+
+
+@pytest.fixture(scope="module")
+def llm(settings: Settings):
+    return get_chat_model(settings)
+
+
+@pytest.fixture(scope="module")
+def retrieve() -> DenseRetriever:
+    return DenseRetriever(seed_passages())
+
+
+@pytest.mark.parametrize(
+    ("question", "fact", "passage_has"),
+    [
+        ("How much did South Korea spend to renovate the building?", "9.78 billion won",
+         "9.78 billion won"),
+        ("What did North Korea blow up?", "office", "blew up an office"),
+        ("When was the inter-Korean liaison office established?", "2018", "established in 2018"),
+    ],
+)
+def test_facts_with_citations_to_the_right_passage(
+    question: str, fact: str, passage_has: str, llm, settings, retrieve
+) -> None:
+    body = seed_article()[1]
+    a = answer.ask(question, retrieve=retrieve, settings=settings, llm=llm)
+    assert not a.refused, a.raw
+    assert fact in a.text
+    assert a.citations, a.raw
+    assert any(passage_has in c.passage.text for c in a.citations)
+    for c in a.citations:
+        assert body[c.start : c.end] == c.quote
+
+
+def test_out_of_scope_is_refused(llm, settings, retrieve) -> None:
+    a = answer.ask("What is the capital of France?", retrieve=retrieve, settings=settings, llm=llm)
+    assert a.refused
+    assert "Paris" not in a.text
+
+
+def test_follow_up_finds_the_renovation_paragraph(llm, settings, retrieve) -> None:
+    history = [
+        ("user", "What did North Korea blow up?"),
+        ("assistant", "North Korea blew up the inter-Korean liaison office in Kaesong [1]."),
+    ]
+    a = answer.ask("How much did it cost to renovate?", history, retrieve=retrieve,
+                   settings=settings, llm=llm)
+    assert "liaison office" in a.standalone_question.lower() or "kaesong" in (
+        a.standalone_question.lower()
+    )
+    assert not a.refused, a.raw
+    assert "9.78" in a.text
+    assert any("9.78 billion won" in c.quote for c in a.citations)
