@@ -122,6 +122,76 @@ def cmd_search(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
 
 
+def _print_answer(answer, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    print(answer.text)
+    if answer.refused and answer.passages:
+        print("\nNearest passages:")
+    elif answer.citations:
+        print()
+    if answer.refused:
+        for n, p in enumerate(answer.passages[:3], start=1):
+            print(f"  [{n}] {p.title}{f' ({p.published})' if p.published else ''}: "
+                  f"{p.text[:160]}…")
+        return
+    for c in answer.citations:
+        date = f" ({c.passage.published})" if c.passage.published else ""
+        print(f"  [{c.n}] {c.passage.title}{date}: “{c.quote}”")
+
+
+def _answer_streaming(kb, question: str, history) -> object:
+    """Print the instant extractive answer, then the generated one as it streams."""
+    from .answer_types import ExtractiveEvent, FinalEvent, TokenEvent
+
+    final = None
+    streamed = False
+    for event in kb.stream(question, history):
+        if isinstance(event, ExtractiveEvent) and sys.stderr.isatty():
+            print(f"\033[2m{event.answer.text}\033[0m", file=sys.stderr)
+        elif isinstance(event, TokenEvent) and sys.stderr.isatty():
+            if not streamed:
+                print("\033[2m…\033[0m", file=sys.stderr)
+            streamed = True
+            print(f"\033[2m{event.text}\033[0m", end="", file=sys.stderr, flush=True)
+        elif isinstance(event, FinalEvent):
+            final = event.answer
+    if streamed:
+        print(file=sys.stderr)
+    return final
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    kb = _open(args)
+    question = " ".join(args.question)
+    answer = kb.ask(question) if args.json else _answer_streaming(kb, question, None)
+    _print_answer(answer, args.json)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    kb = _open(args)
+    print("Ask about your articles (empty line or Ctrl-D to quit).", file=sys.stderr)
+    history: list[tuple[str, str]] = []
+    while True:
+        try:
+            question = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print(file=sys.stderr)
+            return 0
+        if not question:
+            return 0
+        try:
+            answer = _answer_streaming(kb, question, history)
+        except QAError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        _print_answer(answer, False)
+        history += [("user", question), ("assistant", answer.text)]
+        history = history[-8:]
+
+
 def cmd_reindex(args: argparse.Namespace) -> int:
     kb = _open(args, rebuild_index=True)
     report = kb.reindex(progress=_progress_bar("re-indexing"))
@@ -160,6 +230,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=5, help="passages to return (default 5)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="answer a question with citations")
+    p.add_argument("question", nargs="+")
+    p.add_argument("--json", action="store_true",
+                   help='print {"answer", "refused", "confidence", "citations"}')
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="interactive questions with follow-ups")
+    p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("reindex", help="re-embed every article (after changing the embedder)")
     p.set_defaults(func=cmd_reindex)

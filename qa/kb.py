@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -33,6 +34,8 @@ class KnowledgeBase:
         self.settings = settings
         self.embeddings = PackagedEmbeddings(settings.embedder, settings.embed_batch_size)
         self.store = ChromaStore(settings, self.embeddings, rebuild_index=rebuild_index)
+        self._chat_model = None
+        self._llm_lock = threading.Lock()
 
     # -- adding ------------------------------------------------------------------------------
     @property
@@ -226,6 +229,38 @@ class KnowledgeBase:
             raise QAError("k must be at least 1")
         vector = self.embeddings.embed_query(question)
         return self.store.search(vector, k)
+
+    # -- answering ---------------------------------------------------------------------------
+    def chat_model(self):
+        """The configured chat model, loaded once per knowledge base."""
+        with self._llm_lock:
+            if self._chat_model is None:
+                from .llm import get_chat_model
+
+                self._chat_model = get_chat_model(self.settings)
+            return self._chat_model
+
+    def stream(self, question: str, history=None):
+        """Events for one answer: the instant extractive answer, model tokens, the final
+        checked Answer (see qa.answer_types)."""
+        from . import answer
+
+        question = check_question(question)
+        yield from answer.stream(
+            question, history, retrieve=self.retrieve, settings=self.settings,
+            llm=self.chat_model(),
+        )
+
+    def ask(self, question: str, history=None):
+        """The checked, cited Answer (or a refusal) to a question; history is a list of
+        (role, text) turns for follow-ups."""
+        from .answer_types import FinalEvent
+
+        final = None
+        for event in self.stream(question, history):
+            if isinstance(event, FinalEvent):
+                final = event.answer
+        return final
 
     def as_retriever(self, k: int | None = None):
         """This knowledge base as a LangChain retriever, for use in other chains."""
