@@ -1,0 +1,42 @@
+"""kb.ask / kb.stream on a real store, with the shipped fake chat model."""
+
+import json
+
+from qa.answer_types import ExtractiveEvent, FinalEvent, TokenEvent
+from qa.fake_llm import FakeChatModel
+
+
+def test_ask_cites_spans_of_the_stored_article(seeded_kb):
+    seeded_kb._chat_model = FakeChatModel(
+        outputs=["South Korea spent at least 9.78 billion won to renovate the building [1]."]
+    )
+    answer = seeded_kb.ask("How much did Seoul spend on the building?")
+    assert not answer.refused
+    assert "9.78 billion won" in answer.text
+    (citation,) = answer.citations
+    text = seeded_kb.article_text(citation.passage.doc_id)
+    assert text[citation.start : citation.end] == citation.quote
+    assert "9.78 billion won" in citation.quote
+    payload = answer.to_dict()
+    assert set(payload) >= {"answer", "refused", "confidence", "citations"}
+    assert set(payload["citations"][0]) >= {"n", "doc_id", "title", "text", "start", "end",
+                                            "quote"}
+    json.dumps(payload)
+
+
+def test_stream_gives_extractive_then_tokens_then_final(seeded_kb):
+    seeded_kb._chat_model = FakeChatModel(
+        outputs=["North Korea blew up the liaison office in Kaesong [1]."]
+    )
+    events = list(seeded_kb.stream("What did North Korea blow up?"))
+    assert isinstance(events[0], ExtractiveEvent) and events[0].answer.citations
+    assert any(isinstance(e, TokenEvent) for e in events)
+    assert isinstance(events[-1], FinalEvent) and "liaison office" in events[-1].answer.text
+
+
+def test_out_of_scope_question_is_refused_whatever_the_model_says(seeded_kb):
+    seeded_kb._chat_model = FakeChatModel(outputs=["Paris [1]."])
+    answer = seeded_kb.ask("What is the capital of France?")
+    assert answer.refused
+    assert "Paris" not in answer.text
+    assert answer.passages  # the nearest passages are shown
