@@ -128,6 +128,12 @@ def _connect(settings: Settings):
     path = settings.data_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     sqlite = path / "chroma.sqlite3"
+    segments = [p for p in path.iterdir() if p.is_dir()]
+    if segments and not sqlite.exists():
+        raise StoreError(
+            f"the store at {path} is corrupt (vector files without chroma.sqlite3); "
+            f"move it away and rebuild with `qa add` (or delete {path})"
+        )
     if sqlite.exists() and sqlite.stat().st_size > 0:
         with sqlite.open("rb") as fh:
             if fh.read(16) != b"SQLite format 3\x00":
@@ -175,6 +181,12 @@ class ChromaStore:
         )
         self.recover()
         self._load_versions()
+        if not self._versions and self.chunks.count() > 0:
+            raise StoreError(
+                f"the store '{self.name}' has chunk vectors but no document catalog "
+                f"('{self.catalog_name}' is missing or empty); it cannot be trusted: delete "
+                "the collection (or the data folder) and add the articles again"
+            )
 
     # -- opening -----------------------------------------------------------------------------
     def _hnsw(self) -> dict[str, Any]:

@@ -116,3 +116,26 @@ def test_corrupt_store_gets_a_clear_message(cli, tmp_path):
     code, _, err = cli("list")
     assert code == 1
     assert "corrupt" in err and "rebuild" in err
+
+
+def test_store_missing_its_database_is_not_silently_empty(cli, tmp_path):
+    assert cli("add", SEED)[0] == 0
+    (tmp_path / "data" / "chroma" / "chroma.sqlite3").unlink()
+    code, _, err = cli("list")
+    assert code == 1 and "corrupt" in err
+
+
+def test_chunks_without_catalog_are_reported(tmp_path, monkeypatch, capsys):
+    from chromadb.api.client import SharedSystemClient
+
+    from qa.config import Settings
+    from qa.errors import StoreError
+    from qa.kb import KnowledgeBase
+
+    settings = Settings.from_env().with_(data_dir=tmp_path / "d", seed_corpus=False)
+    kb = KnowledgeBase(settings)
+    kb.add(SEED)
+    kb.store.client.delete_collection(kb.store.catalog_name)
+    SharedSystemClient.clear_system_cache()
+    with pytest.raises(StoreError, match="no document catalog"):
+        KnowledgeBase(settings)
