@@ -1,0 +1,13 @@
+"""newsqa's web chat (Gradio). Kept apart from ``qa``: the core never imports Gradio.
+
+    from newsqa_web import Service, build_ui
+    demo = build_ui(Service.from_env())
+    demo.queue().launch()
+
+``app.py`` at the repository root is the launcher (host, port, basic auth from the env).
+"""
+
+from .service import Service
+from .ui import build_ui, launch_options
+
+__all__ = ["Service", "build_ui", "launch_options"]
