@@ -328,6 +328,7 @@ def build_ui(service: Service) -> gr.Blocks:
             **ask_args).then(lambda m: m, chatbot, saved, **hidden)
         clear.click(lambda: ([], [], empty_source_html()), None,
                     [chatbot, saved, source_panel], **hidden)
+        chatbot.clear(lambda: ([], empty_source_html()), None, [saved, source_panel], **hidden)
         cite_open.click(ui_show_source, cite_ref, source_panel, api_name="source",
                         api_visibility="undocumented")
         demo.load(lambda m: m or [], saved, chatbot, **hidden).then(ui_refresh, None, refreshed,
