@@ -5,7 +5,8 @@ Two gates, both measured on ../shared/eval and the seed article (docs/answers.md
      (``Evidence.best_score``). Below ``RETRIEVAL_THRESHOLD`` the passages are about something
      else; we refuse at once and skip the LLM (which would answer "Paris [1]" anyway).
   2. after generation: if no sentence of the answer is supported by a passage, or the model
-     says the passages do not contain it, the answer is refused.
+     says the passages do not contain it, the answer is refused, unless the evidence clears
+     the higher ``FALLBACK_THRESHOLD``, in which case the checked extractive answer stands.
 """
 
 from __future__ import annotations
@@ -16,11 +17,18 @@ from qa.answer_types import AnswerSentence
 
 RETRIEVAL_THRESHOLD = 0.40
 """Refuse before generating when the best sentence scores below this (docs/answers.md)."""
+FALLBACK_THRESHOLD = 0.55
+"""When the model declines or is unsupported, the extractive answer is shown instead of a
+refusal if the best sentence scores at least this (docs/answers.md)."""
 MODEL_REFUSAL = "NOT IN ARTICLES"
 
 
 def weak_evidence(best_score: float) -> bool:
     return best_score < RETRIEVAL_THRESHOLD
+
+
+def extractive_fallback(best_score: float) -> bool:
+    return best_score >= FALLBACK_THRESHOLD
 
 
 def model_refused(raw: str) -> bool:

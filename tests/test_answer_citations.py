@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from answer_helpers import DenseRetriever, seed_article, seed_passages
 
-from qa import answer
+from qa import answer, refusal
 from qa.answer_types import ExtractiveEvent, FinalEvent, TokenEvent
 from qa.citations import check_sentences, parse_markers, render
 from qa.config import Settings
@@ -115,7 +115,7 @@ def test_wrong_number_in_claim_is_not_supported(retrieve) -> None:
 def _fn(answer_text: str, rewrite: str = "unused"):
     def reply(messages):
         system = messages[0].text
-        return rewrite if system.startswith("Rewrite") else answer_text
+        return rewrite if "standalone question" in system else answer_text
 
     return reply
 
@@ -158,16 +158,28 @@ def test_out_of_scope_is_refused_before_the_model_runs(retrieve) -> None:
     assert llm.calls == []
 
 
-def test_model_answer_with_no_support_is_refused(retrieve) -> None:
+def test_model_answer_with_no_support_is_refused(retrieve, monkeypatch) -> None:
+    monkeypatch.setattr(refusal, "FALLBACK_THRESHOLD", 1.01)
     llm = FakeChatModel(function=_fn("The office was destroyed by a typhoon in 1997 [1]."))
     a = answer.ask(QUESTION, retrieve=retrieve, settings=SETTINGS, llm=llm)
     assert a.refused and a.citations == ()
+    assert "typhoon" not in a.text
 
 
-def test_model_refusal_is_honoured(retrieve) -> None:
+def test_model_refusal_is_honoured_when_evidence_is_middling(retrieve, monkeypatch) -> None:
+    monkeypatch.setattr(refusal, "FALLBACK_THRESHOLD", 1.01)
     llm = FakeChatModel(function=_fn("NOT IN ARTICLES"))
     a = answer.ask(QUESTION, retrieve=retrieve, settings=SETTINGS, llm=llm)
     assert a.refused
+
+
+@pytest.mark.parametrize("reply", ["NOT IN ARTICLES", "It was a typhoon in 1997 [1]."])
+def test_strong_evidence_overrules_the_model_with_the_extractive_answer(retrieve, reply) -> None:
+    llm = FakeChatModel(function=_fn(reply))
+    a = answer.ask(QUESTION, retrieve=retrieve, settings=SETTINGS, llm=llm)
+    assert not a.refused and a.kind == "extractive"
+    assert "9.78 billion won" in a.text and "typhoon" not in a.text
+    assert a.raw == reply
 
 
 def test_follow_up_is_rewritten_and_retrieves_the_renovation_paragraph(retrieve) -> None:
