@@ -305,6 +305,7 @@ def build_ui(service: Service) -> gr.Blocks:
                 docs_table = gr.Dataframe(
                     value=_doc_rows(service), headers=DOC_HEADERS, interactive=False,
                     elem_id="nqa-docs", wrap=True,
+                    column_widths=["32%", "11%", "7%", "15%", "25%", "10%"],
                 )
                 with gr.Row():
                     remove_choice = gr.Dropdown(choices=_doc_choices(service), value=None,

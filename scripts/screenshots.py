@@ -1,0 +1,57 @@
+"""Regenerate the README screenshots (docs/img/chat.png, source.png, documents.png).
+
+    .venv/bin/python scripts/screenshots.py            # the real default model (QA_LLM)
+    .venv/bin/python scripts/screenshots.py --llm fake # fast, for a quick look
+
+Starts app.py on a free port with a fresh store seeded with the shipped article, drives
+Debian's headless Chromium (/usr/bin/chromium) with Playwright, and saves the pictures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from test_app_api import RENOVATION_Q, running_app  # noqa: E402
+from test_app_browser import CHROMIUM, ask, open_browser, open_citation  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--llm", default=os.environ.get("QA_LLM", "embedded"),
+                        help="answer model (QA_LLM spec); default: QA_LLM or embedded")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
+    args = parser.parse_args()
+    if not CHROMIUM.exists():
+        raise SystemExit("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        with running_app(tmp / "data", QA_LLM=args.llm) as url, sync_playwright() as p:
+            browser = open_browser(p, tmp / "profile")
+            page = browser.new_page()
+            page.goto(url)
+            page.locator("#nqa-question textarea").wait_for(timeout=60_000)
+            answer = ask(page, RENOVATION_Q, timeout=300_000)
+            page.screenshot(path=str(args.out / "chat.png"))
+            open_citation(page, answer, "9.78")
+            page.locator("#nqa-source-panel").scroll_into_view_if_needed()
+            page.screenshot(path=str(args.out / "source.png"))
+            page.get_by_role("tab", name="Documents").click()
+            page.locator("#nqa-docs").wait_for()
+            page.screenshot(path=str(args.out / "documents.png"))
+            browser.close()
+    for name in ("chat.png", "source.png", "documents.png"):
+        print(args.out / name)
+
+
+if __name__ == "__main__":
+    main()
