@@ -3,9 +3,11 @@
 Method (measured in docs/answers.md): for each sentence of the passage, and each pair of
 adjacent sentences, blend
   * lexical support: the share of the claim's content words (stopwords dropped, plurals
-    folded) that appear in the span, halved when the claim states a number the span lacks
-    (numbers are where small models invent), and
-  * dense support: the cosine between the claim's and the span's sentence vectors.
+    folded) that appear in the span, and
+  * dense support: the cosine between the claim's and the span's sentence vectors,
+then multiply by a key-term penalty: a number the span lacks halves the score, each name
+(capitalised word) the span lacks costs a share (numbers and names are where small models
+invent, and where overlap and cosine are most forgiving).
 The best span is the citation's quote; its score decides whether the citation stands.
 Quote overlap alone misses paraphrases; cosine alone accepts on-topic but wrong sentences;
 the blend with the number rule is what separated them best on our labelled pairs.
@@ -13,6 +15,7 @@ the blend with the number rule is what separated them best on our labelled pairs
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,16 +41,33 @@ class SpanSupport:
     sentence_ids: tuple[int, ...]
 
 
+def _names(text: str) -> set[str]:
+    """Capitalised words after the first word: the names a wrong claim most often swaps."""
+    words = re.findall(r"[A-Za-z][\w'’-]*", text)
+    return {w.lower().rstrip("'’s") for w in words[1:] if w[0].isupper()}
+
+
+def key_term_penalty(claim: str, span_text: str) -> float:
+    """Multiplier in (0, 1]: a number the span lacks caps support below the threshold; each
+    missing name costs a share. Lexical recall and cosine both forgive a swapped name or
+    number, which is exactly the error that matters in a citation."""
+    claim_numbers = numbers(claim)
+    if claim_numbers and not claim_numbers <= numbers(span_text):
+        return 0.5
+    names = _names(claim)
+    if not names:
+        return 1.0
+    span_words = {w.lower().rstrip("'’s") for w in re.findall(r"[A-Za-z][\w'’-]*", span_text)}
+    missing = len(names - span_words) / len(names)
+    return 1.0 - 0.4 * missing
+
+
 def lexical_support(claim: str, span_text: str) -> float:
     words = content_words(claim)
     if not words:
         return 0.0
     have = set(content_words(span_text))
-    recall = sum(1 for w in words if w in have) / len(words)
-    claim_numbers = numbers(claim)
-    if claim_numbers and not claim_numbers <= numbers(span_text):
-        recall *= 0.5
-    return recall
+    return sum(1 for w in words if w in have) / len(words)
 
 
 def best_span(
@@ -62,12 +82,15 @@ def best_span(
     candidates: list[tuple[float, tuple[int, ...]]] = []
     for k, i in enumerate(ids):
         lex = lexical_support(claim, evidence.sentences[i].text)
-        candidates.append((LEXICAL_WEIGHT * lex + (1 - LEXICAL_WEIGHT) * float(cos[k]), (i,)))
+        score = LEXICAL_WEIGHT * lex + (1 - LEXICAL_WEIGHT) * float(cos[k])
+        score *= key_term_penalty(claim, evidence.sentences[i].text)
+        candidates.append((score, (i,)))
         if k + 1 < len(ids):
             j = ids[k + 1]
             text = evidence.sentences[i].text + " " + evidence.sentences[j].text
             lex2 = lexical_support(claim, text)
             score2 = LEXICAL_WEIGHT * lex2 + (1 - LEXICAL_WEIGHT) * float(max(cos[k], cos[k + 1]))
+            score2 *= key_term_penalty(claim, text)
             candidates.append((score2 - PAIR_BONUS_MIN, (i, j)))
     score, chosen = max(candidates, key=lambda c: c[0])
     if len(chosen) == 2:
