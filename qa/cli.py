@@ -192,6 +192,31 @@ def cmd_chat(args: argparse.Namespace) -> int:
         history = history[-8:]
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import evaluation
+    from .config import Settings
+
+    settings = Settings.from_env()
+    if args.data_dir:
+        settings = settings.with_(data_dir=Path(args.data_dir).expanduser())
+    if args.llm:
+        settings = settings.with_(llm=args.llm)
+    folder = Path(args.dataset)
+    out_dir = Path(args.out) if args.out else Path("eval-results") / folder.name
+    results, meta = evaluation.run(
+        folder, settings=settings, k=args.k, retrieval=args.retrieval,
+        retrieval_only=args.retrieval_only, choices=args.choices, limit=args.limit,
+        out_dir=out_dir, progress=_progress_bar("evaluating"),
+    )
+    summary = evaluation.summarize(results, meta)
+    report = evaluation.write_report(results, summary, out_dir)
+    print(report.read_text().split("\n![", 1)[0].rstrip())
+    print(f"\nreport: {report}\nper question: {out_dir / 'results.jsonl'}")
+    return 0
+
+
 def cmd_reindex(args: argparse.Namespace) -> int:
     kb = _open(args, rebuild_index=True)
     report = kb.reindex(progress=_progress_bar("re-indexing"))
@@ -239,6 +264,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("chat", help="interactive questions with follow-ups")
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("eval", help="score retrieval and answers on a news-QA set")
+    p.add_argument("dataset", help="folder with articles.jsonl and questions.jsonl")
+    p.add_argument("-k", type=int, default=5, help="passages given to the answer (default 5)")
+    p.add_argument("--retrieval", default="hybrid", choices=["dense", "keyword", "hybrid"])
+    p.add_argument("--llm", help="generator, as QA_LLM (default: QA_LLM)")
+    p.add_argument("--choices", action="store_true",
+                   help="multiple-choice mode: the quiz's choices are given to the model")
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--retrieval-only", action="store_true", help="no generation: fast")
+    p.add_argument("--out", help="report folder (default eval-results/<dataset>)")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("reindex", help="re-embed every article (after changing the embedder)")
     p.set_defaults(func=cmd_reindex)

@@ -83,6 +83,9 @@ class Settings:
     hnsw_max_neighbors: int = 32
     top_k: int = 5
     """QA_TOP_K: passages retrieved per question."""
+    retrieval: str = "hybrid"
+    """QA_RETRIEVAL: 'dense', 'keyword' or 'hybrid' (BM25 and dense fused by rank)."""
+    """QA_TOP_K: passages retrieved per question."""
     llm: str = "embedded"
     """QA_LLM: 'embedded' (packaged 1.5B), 'embedded:0.5b', 'openai:MODEL', 'ollama:MODEL',
     'fake'."""
@@ -110,6 +113,7 @@ class Settings:
             hnsw_ef_construction=_env_int("QA_HNSW_EF_CONSTRUCTION", 200),
             hnsw_max_neighbors=_env_int("QA_HNSW_MAX_NEIGHBORS", 32),
             top_k=_env_int("QA_TOP_K", 5),
+            retrieval=_env("QA_RETRIEVAL", "hybrid"),
             llm=_env("QA_LLM", "embedded"),
             llm_threads=_env_int("QA_LLM_THREADS", 2),
             llm_ctx=_env_int("QA_LLM_CTX", 4096),

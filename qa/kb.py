@@ -13,6 +13,7 @@ from .config import Settings
 from .embeddings import PackagedEmbeddings
 from .errors import InputError, QAError
 from .ingest import expand, load_file, pasted
+from .keyword import KeywordIndex
 from .models import AddOutcome, AddReport, Article, DocumentInfo, Passage
 from .store import ChromaStore, PreparedDoc, doc_id_for, version_for
 
@@ -34,6 +35,7 @@ class KnowledgeBase:
         self.settings = settings
         self.embeddings = PackagedEmbeddings(settings.embedder, settings.embed_batch_size)
         self.store = ChromaStore(settings, self.embeddings, rebuild_index=rebuild_index)
+        self._keyword = KeywordIndex()
         self._chat_model = None
         self._llm_lock = threading.Lock()
 
@@ -221,14 +223,23 @@ class KnowledgeBase:
         return report
 
     # -- searching ---------------------------------------------------------------------------
-    def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
-        """The k passages that best match the question, from the whole corpus."""
+    def retrieve(
+        self, question: str, k: int | None = None, *, mode: str | None = None
+    ) -> list[Passage]:
+        """The k passages that best match the question, from the whole corpus.
+
+        ``mode`` is 'dense', 'keyword' or 'hybrid' (default: QA_RETRIEVAL)."""
+        from .retrieve import MODES, search
+
         question = check_question(question)
         k = k or self.settings.top_k
         if k < 1:
             raise QAError("k must be at least 1")
+        mode = mode or self.settings.retrieval
+        if mode not in MODES:
+            raise QAError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
         vector = self.embeddings.embed_query(question)
-        return self.store.search(vector, k)
+        return search(self.store, self._keyword, vector, question, k, mode)
 
     # -- answering ---------------------------------------------------------------------------
     def chat_model(self):

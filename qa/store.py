@@ -233,6 +233,7 @@ class ChromaStore:
 
     # -- catalog -----------------------------------------------------------------------------
     def _load_versions(self) -> None:
+        self._versions_loaded = time.monotonic()
         self._versions = {
             rid: meta["version"] for rid, meta in self._catalog_records({"kind": "doc"})
         }
@@ -253,6 +254,17 @@ class ChromaStore:
             if len(ids) < page:
                 return
             offset += page
+
+    def live_versions(self, max_age_s: float = 10.0):
+        """(doc_id, version) of every live document; re-read from the catalog when older than
+        ``max_age_s`` so that another process's adds on a shared server show up."""
+        if time.monotonic() - self._versions_loaded > max_age_s:
+            self._load_versions()
+        return self._versions.items()
+
+    def vectors(self, chunk_ids: list[str]) -> dict[str, list[float]]:
+        got = self.chunks.get(ids=chunk_ids, include=["embeddings"])
+        return dict(zip(got["ids"], got["embeddings"], strict=True))
 
     def version_of(self, doc_id: str, refresh: bool = False) -> str | None:
         if refresh or doc_id not in self._versions:

@@ -1,0 +1,82 @@
+"""`qa eval`: scoring rules, and a run on a small set through the same path users use."""
+
+import json
+
+import pytest
+
+from qa.cli import main
+from qa.evaluation import contains_gold, normalize, question_type, wilson
+
+
+def test_scoring_rules():
+    assert normalize("The Buffalo Bills!") == "buffalo bills"
+    assert contains_gold("He plays for the Buffalo Bills.", ["Buffalo Bills"])
+    assert not contains_gold("He plays for Buffalo.", ["Buffalo Bills"])
+    assert not contains_gold("a cartoon", ["car"])  # whole words only
+    lo, hi = wilson(15, 25)
+    assert lo < 0.6 < hi and 0.38 < lo < 0.42 and 0.76 < hi < 0.80
+    assert question_type("How many people died?") == "how many"
+    assert question_type("Which seed was added?") == "which"
+
+
+@pytest.fixture
+def tiny_set(tmp_path):
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    articles = [
+        {"id": "a1", "url": "https://e.example/sesame", "title": "Sesame joins allergen list",
+         "date": "2023/01/01", "text": "The FDA added sesame seeds to its list of major food "
+         "allergens on January 1.\n\nLabels must now declare sesame."},
+        {"id": "a2", "url": "https://e.example/bills", "title": "Hamlin recovering",
+         "date": "2023/01/05", "text": "Damar Hamlin of the Buffalo Bills is breathing on his "
+         "own, the team said on Thursday."},
+    ]
+    questions = [
+        {"id": "q1", "question": "Which seed did the FDA add to its major allergen list?",
+         "answers": ["Sesame seeds"], "choices": ["Chia seeds", "Sesame seeds"],
+         "answerable": True},
+        {"id": "q2", "question": "Damar Hamlin plays for which NFL team?",
+         "answers": ["Buffalo Bills"], "choices": ["Buffalo Bills", "Cleveland Browns"],
+         "answerable": True},
+        {"id": "q3", "question": "Who won the 1998 chess olympiad?", "answers": ["Russia"],
+         "choices": ["Russia", "USA"], "answerable": False},
+    ]
+    (folder / "articles.jsonl").write_text("\n".join(map(json.dumps, articles)))
+    (folder / "questions.jsonl").write_text("\n".join(map(json.dumps, questions)))
+    return folder
+
+
+def test_retrieval_only_run_writes_report_and_reuses_its_store(tiny_set, tmp_path, capsys):
+    out = tmp_path / "report"
+    argv = ["--data-dir", str(tmp_path / "data"), "eval", str(tiny_set), "--retrieval-only",
+            "-k", "3", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| recall@1 | 100.0 % |" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["recall"]["@5"] == 1.0 and summary["choice_accuracy"] == 1.0
+    assert summary["meta"]["articles_added"] == 2
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["first_hit_rank"] for r in rows[:2]] == [1, 1]
+    assert (out / "recall_at_k.png").stat().st_size > 1000
+    assert main(argv) == 0  # rerun: the articles are unchanged, nothing is embedded again
+    assert json.loads((out / "summary.json").read_text())["meta"]["articles_unchanged"] == 2
+
+
+def test_full_run_with_the_fake_model(tiny_set, tmp_path, capsys, monkeypatch):
+    from qa.fake_llm import FakeChatModel
+    from qa.kb import KnowledgeBase
+
+    fake = FakeChatModel(function=lambda messages: "The FDA added sesame seeds [1].")
+    monkeypatch.setattr(KnowledgeBase, "chat_model", lambda self: fake)
+    out = tmp_path / "report"
+    argv = ["--data-dir", str(tmp_path / "data"), "eval", str(tiny_set), "--llm", "fake",
+            "--out", str(out)]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("accuracy", "accuracy_ci95", "false_refusal_rate", "refusal_rate_unanswerable",
+                "citation_support_rate", "accuracy_by_type"):
+        assert key in summary
+    assert summary["refusal_rate_unanswerable"] == 1.0
+    assert {"retrieve", "total"} <= set(summary["latency"])
+    assert (out / "accuracy_by_type.png").exists() and (out / "report.md").exists()

@@ -1,0 +1,47 @@
+"""Dense, keyword and hybrid retrieval on a real store."""
+
+import pytest
+
+from qa.errors import QAError
+
+STORIES = {
+    "sesame.txt": "Allergen list grows\n\nRegulators added sesame to the list of major food "
+                  "allergens, so labels must now declare it.",
+    "bridge.txt": "Bridge reopens\n\nThe Old Mill bridge reopened after a repair that cost "
+                  "40 million dollars.",
+    "zq.txt": "Code name\n\nThe project was known internally as Zyqorath until its launch.",
+}
+
+
+@pytest.fixture
+def stories_kb(kb, tmp_path):
+    for name, text in STORIES.items():
+        (tmp_path / name).write_text(text)
+    assert kb.add(tmp_path).count("added") == 3
+    return kb
+
+
+@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
+def test_each_mode_finds_the_right_story(stories_kb, mode):
+    top = stories_kb.retrieve("Which seed became a major food allergen?", k=3, mode=mode)[0]
+    assert top.title == "Allergen list grows"
+    assert -1.0 <= top.score <= 1.0  # always the dense cosine similarity
+
+
+def test_keyword_search_catches_a_rare_name(stories_kb):
+    assert stories_kb.retrieve("Zyqorath", k=1, mode="keyword")[0].title == "Code name"
+    assert stories_kb.retrieve("Zyqorath", k=1, mode="hybrid")[0].title == "Code name"
+
+
+def test_keyword_index_follows_adds_and_removals(stories_kb, tmp_path):
+    p = tmp_path / "new.txt"
+    p.write_text("Comet\n\nAstronomers named the comet Vexallor after its discoverer.")
+    stories_kb.add(p)
+    assert stories_kb.retrieve("Vexallor", k=1, mode="keyword")[0].title == "Comet"
+    stories_kb.remove(str(p))
+    assert all(x.title != "Comet" for x in stories_kb.retrieve("Vexallor", k=3, mode="keyword"))
+
+
+def test_unknown_mode_is_refused(stories_kb):
+    with pytest.raises(QAError, match="retrieval mode"):
+        stories_kb.retrieve("bridge", mode="magic")
