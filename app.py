@@ -1,9 +1,7 @@
 """newsqa's web chat: ``python app.py`` serves the knowledge base on QA_HOST:QA_PORT.
 
-Environment (besides the QA_* settings in qa/config.py):
-  QA_HOST  interface to listen on (default 127.0.0.1)
-  QA_PORT  port (default 7860)
-  QA_AUTH  optional basic credentials, "user:password"
+Configured by the QA_* variables in qa/config.py, among them QA_HOST (default 127.0.0.1),
+QA_PORT (default 7860) and QA_AUTH (optional "user:password").
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ everything the UI and the API show comes from the events it yields.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -66,33 +65,6 @@ class UploadResult:
         }
 
 
-def fake_reply(messages) -> str:
-    """The ``QA_LLM=fake`` model's replies: deterministic and grounded, for tests and demos.
-
-    Rewrite prompts get "previous question + this one"; answer prompts get the
-    sentence of passage [1] sharing most words with the question, cited."""
-    from qa.citations import render
-
-    text = messages[-1].text if messages else ""
-    if "Standalone question:" in text:
-        last = re.search(r"Last question:\s*(.+)", text)
-        users = re.findall(r"^User:\s*(.+)$", text, re.M)
-        q = last.group(1).strip() if last else ""
-        return f"{users[-1]} {q}".strip() if users else q
-    m = re.search(r"^\[(\d+)\][^\n]*\n(.+)$", text, re.M)
-    if not m:
-        return "NOT IN ARTICLES"
-    q = re.search(r"Question:\s*(.+)", text)
-    words = set(re.findall(r"\w{3,}", (q.group(1) if q else "").lower()))
-    body = m.group(2).replace("…", " ").strip()
-    sentences = [s.strip() for s in re.findall(r".+?(?:[.!?][\"'”’]?(?=\s|$)|$)", body, re.S)
-                 if s.strip()]
-    first = max(sentences or [body],
-                key=lambda s: len(words & set(re.findall(r"\w{3,}", s.lower()))))
-    first = re.sub(r"[.!?]+[\"'”’)]*$", "", first) + "."
-    return render(first, [int(m.group(1))])
-
-
 class Service:
     """The knowledge base plus the answer model, shared by every session of the app."""
 
@@ -112,14 +84,7 @@ class Service:
     def llm(self):
         with self._llm_lock:
             if self._llm is None:
-                from qa.llm import get_chat_model, parse_spec
-
-                if parse_spec(self.settings.llm).backend == "fake":
-                    from qa.fake_llm import FakeChatModel
-
-                    self._llm = FakeChatModel(function=fake_reply)
-                else:
-                    self._llm = get_chat_model(self.settings)
+                self._llm = self.kb.chat_model()
             return self._llm
 
     def backend(self) -> dict:

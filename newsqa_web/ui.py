@@ -4,7 +4,6 @@ Documents tab (upload, paste, list, remove), plus the named API endpoints ask/ad
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -358,23 +357,11 @@ def build_ui(service: Service) -> gr.Blocks:
 def launch_options(service: Service) -> dict:
     """``launch()`` keyword arguments from the environment: QA_HOST (127.0.0.1), QA_PORT
     (7860), QA_AUTH ("user:password", optional)."""
-    host = os.environ.get("QA_HOST", "").strip() or "127.0.0.1"
-    port_raw = os.environ.get("QA_PORT", "").strip() or "7860"
-    try:
-        port = int(port_raw)
-    except ValueError as exc:
-        raise SystemExit(f"QA_PORT must be a port number, got {port_raw!r}") from exc
-    auth = None
-    raw = os.environ.get("QA_AUTH", "").strip()
-    if raw:
-        user, sep, password = raw.partition(":")
-        if not sep or not user or not password:
-            raise SystemExit('QA_AUTH must look like "user:password"')
-        auth = (user, password)
+    settings = service.settings
     return {
-        "server_name": host,
-        "server_port": port,
-        "auth": auth,
+        "server_name": settings.host,
+        "server_port": settings.port,
+        "auth": settings.auth,
         "css": CSS,
         "footer_links": ["api", "settings"],
         # Gradio turns away much larger uploads at the door; the app checks the per-file limit

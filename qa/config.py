@@ -55,6 +55,16 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw in {"1", "true", "yes", "on"}
 
 
+def _auth(raw: str) -> tuple[str, str] | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    user, sep, password = raw.partition(":")
+    if not sep or not user or not password:
+        raise ValueError('QA_AUTH must look like "user:password"')
+    return (user, password)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved configuration. Build with ``Settings.from_env()``; override with ``.with_()``."""
@@ -95,6 +105,12 @@ class Settings:
     """QA_LLM_CTX: context window of the embedded model."""
     llm_model_path: Path | None = None
     """QA_LLM_MODEL_PATH: a GGUF file to use instead of the packaged model."""
+    host: str = "127.0.0.1"
+    """QA_HOST: interface the web app listens on (loopback only unless told otherwise)."""
+    port: int = 7860
+    """QA_PORT: web app port."""
+    auth: tuple[str, str] | None = None
+    """QA_AUTH: optional 'user:password' for the web app's basic login."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -118,6 +134,9 @@ class Settings:
             llm_threads=_env_int("QA_LLM_THREADS", 2),
             llm_ctx=_env_int("QA_LLM_CTX", 4096),
             llm_model_path=Path(model_path).expanduser() if model_path else None,
+            host=_env("QA_HOST", "127.0.0.1"),
+            port=_env_int("QA_PORT", 7860),
+            auth=_auth(os.environ.get("QA_AUTH", "")),
         )
 
     def with_(self, **changes: object) -> Settings:

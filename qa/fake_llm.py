@@ -67,3 +67,30 @@ class FakeChatModel(BaseChatModel):
             if run_manager:
                 run_manager.on_llm_new_token(piece, chunk=chunk)
             yield chunk
+
+
+def grounded_reply(messages) -> str:
+    """The ``QA_LLM=fake`` model's replies: deterministic and grounded, for tests and demos.
+
+    Rewrite prompts get "previous question + this one"; answer prompts get the
+    sentence of passage [1] sharing most words with the question, cited."""
+    from qa.citations import render
+
+    text = messages[-1].text if messages else ""
+    if "Standalone question:" in text:
+        last = re.search(r"Last question:\s*(.+)", text)
+        users = re.findall(r"^User:\s*(.+)$", text, re.M)
+        q = last.group(1).strip() if last else ""
+        return f"{users[-1]} {q}".strip() if users else q
+    m = re.search(r"^\[(\d+)\][^\n]*\n(.+)$", text, re.M)
+    if not m:
+        return "NOT IN ARTICLES"
+    q = re.search(r"Question:\s*(.+)", text)
+    words = set(re.findall(r"\w{3,}", (q.group(1) if q else "").lower()))
+    body = m.group(2).replace("…", " ").strip()
+    sentences = [s.strip() for s in re.findall(r".+?(?:[.!?][\"'”’]?(?=\s|$)|$)", body, re.S)
+                 if s.strip()]
+    first = max(sentences or [body],
+                key=lambda s: len(words & set(re.findall(r"\w{3,}", s.lower()))))
+    first = re.sub(r"[.!?]+[\"'”’)]*$", "", first) + "."
+    return render(first, [int(m.group(1))])

@@ -212,6 +212,6 @@ def get_chat_model(settings: Settings, *, max_tokens: int = DEFAULT_MAX_TOKENS) 
             temperature=0,
             num_predict=max_tokens,
         )
-    from qa.fake_llm import FakeChatModel
+    from qa.fake_llm import FakeChatModel, grounded_reply
 
-    return FakeChatModel()
+    return FakeChatModel(function=grounded_reply)
