@@ -105,7 +105,8 @@ def _print_passages(passages, as_json: bool) -> None:
 def cmd_search(args: argparse.Namespace) -> int:
     kb = _open(args)
     if args.question:
-        _print_passages(kb.retrieve(" ".join(args.question), args.k), args.json)
+        _print_passages(kb.retrieve(" ".join(args.question), args.k, as_of=args.as_of),
+                        args.json)
         return 0
     print("Search your articles (empty line or Ctrl-D to quit).", file=sys.stderr)
     while True:
@@ -141,13 +142,13 @@ def _print_answer(answer, as_json: bool) -> None:
         print(f"  [{c.n}] {c.passage.title}{date}: “{c.quote}”")
 
 
-def _answer_streaming(kb, question: str, history) -> object:
+def _answer_streaming(kb, question: str, history, as_of: str | None = None) -> object:
     """Print the instant extractive answer, then the generated one as it streams."""
     from .answer_types import ExtractiveEvent, FinalEvent, TokenEvent
 
     final = None
     streamed = False
-    for event in kb.stream(question, history):
+    for event in kb.stream(question, history, as_of=as_of):
         if isinstance(event, ExtractiveEvent) and sys.stderr.isatty():
             print(f"\033[2m{event.answer.text}\033[0m", file=sys.stderr)
         elif isinstance(event, TokenEvent) and sys.stderr.isatty():
@@ -165,7 +166,8 @@ def _answer_streaming(kb, question: str, history) -> object:
 def cmd_ask(args: argparse.Namespace) -> int:
     kb = _open(args)
     question = " ".join(args.question)
-    answer = kb.ask(question) if args.json else _answer_streaming(kb, question, None)
+    answer = (kb.ask(question, as_of=args.as_of) if args.json
+              else _answer_streaming(kb, question, None, args.as_of))
     _print_answer(answer, args.json)
     return 0
 
@@ -208,7 +210,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     results, meta = evaluation.run(
         folder, settings=settings, k=args.k, retrieval=args.retrieval,
         retrieval_only=args.retrieval_only, choices=args.choices, limit=args.limit,
-        out_dir=out_dir, progress=_progress_bar("evaluating"),
+        out_dir=out_dir, progress=_progress_bar("evaluating"), use_dates=not args.ignore_dates,
     )
     summary = evaluation.summarize(results, meta)
     report = evaluation.write_report(results, summary, out_dir)
@@ -253,11 +255,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="find the passages that match a question")
     p.add_argument("question", nargs="*", help="omit for an interactive prompt")
     p.add_argument("-k", type=int, default=5, help="passages to return (default 5)")
+    p.add_argument("--as-of", help="search as of this date (YYYY-MM-DD)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("ask", help="answer a question with citations")
     p.add_argument("question", nargs="+")
+    p.add_argument("--as-of", help="answer as of this date (YYYY-MM-DD): later articles are "
+                   "ignored, recent ones preferred")
     p.add_argument("--json", action="store_true",
                    help='print {"answer", "refused", "confidence", "citations"}')
     p.set_defaults(func=cmd_ask)
@@ -274,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="multiple-choice mode: the quiz's choices are given to the model")
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--retrieval-only", action="store_true", help="no generation: fast")
+    p.add_argument("--ignore-dates", action="store_true",
+                   help="do not ask each question as of its date")
     p.add_argument("--out", help="report folder (default eval-results/<dataset>)")
     p.set_defaults(func=cmd_eval)
 

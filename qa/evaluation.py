@@ -111,6 +111,7 @@ def run(
     limit: int | None,
     out_dir: Path,
     progress=None,
+    use_dates: bool = True,
 ) -> tuple[list[QuestionResult], dict]:
     from .kb import KnowledgeBase
 
@@ -132,8 +133,9 @@ def run(
         asked = question
         if choices and row.get("choices"):
             asked = f"{question} Choices: {'; '.join(row['choices'])}."
+        as_of = (row.get("date") or None) if use_dates else None
         t = time.perf_counter()
-        passages = kb.retrieve(question, depth)
+        passages = kb.retrieve(question, depth, as_of=as_of)
         retrieve_s = time.perf_counter() - t
         rank = next((n for n, p in enumerate(passages, 1) if contains_gold(p.text, row["answers"])),
                     None)
@@ -146,7 +148,7 @@ def run(
             r.choice = _pick_choice(row["choices"], passages[:k])
             r.choice_correct = r.choice is not None and contains_gold(r.choice, row["answers"])
         if not retrieval_only:
-            answer = kb.ask(asked)
+            answer = kb.ask(asked, as_of=as_of)
             r.answer = answer.text
             r.refused = answer.refused
             r.correct = (not answer.refused) and contains_gold(answer.text, row["answers"])
@@ -162,7 +164,7 @@ def run(
         "articles_unchanged": report.count("unchanged"), "index_seconds": round(index_s, 1),
         "chunks": kb.store.count_chunks(), "k": k, "retrieval": retrieval,
         "llm": None if retrieval_only else settings.llm, "choices": choices,
-        "chunk_size": settings.chunk_size,
+        "chunk_size": settings.chunk_size, "as_of_question_date": use_dates,
     }
     return results, meta
 
@@ -273,7 +275,9 @@ def write_report(results: list[QuestionResult], summary: dict, out_dir: Path) ->
         f"# Evaluation: {m['dataset']}",
         "",
         f"{m['questions']} questions ({summary['answerable']} answerable), {m['chunks']} chunks, "
-        f"retrieval `{m['retrieval']}`, k={m['k']}, chunk size {m['chunk_size']}, "
+        f"retrieval `{m['retrieval']}`"
+        f"{' as of each question date' if m.get('as_of_question_date') else ''}, k={m['k']}, "
+        f"chunk size {m['chunk_size']}, "
         f"generator `{m['llm'] or 'none (retrieval only)'}`.",
         "",
         "| metric | value |",

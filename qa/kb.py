@@ -224,11 +224,18 @@ class KnowledgeBase:
 
     # -- searching ---------------------------------------------------------------------------
     def retrieve(
-        self, question: str, k: int | None = None, *, mode: str | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        mode: str | None = None,
+        as_of: str | None = None,
     ) -> list[Passage]:
         """The k passages that best match the question, from the whole corpus.
 
-        ``mode`` is 'dense', 'keyword' or 'hybrid' (default: QA_RETRIEVAL)."""
+        ``mode`` is 'dense', 'keyword' or 'hybrid' (default: QA_RETRIEVAL). ``as_of``
+        (YYYY-MM-DD) is when the question is asked: later articles are left out and those of
+        the month before rank higher."""
         from .retrieve import MODES, search
 
         question = check_question(question)
@@ -239,7 +246,13 @@ class KnowledgeBase:
         if mode not in MODES:
             raise QAError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
         vector = self.embeddings.embed_query(question)
-        return search(self.store, self._keyword, vector, question, k, mode)
+        if as_of is not None:
+            from .ingest import parse_date
+
+            as_of = parse_date(as_of)
+            if as_of is None:
+                raise QAError("as_of must be a date such as 2023-01-13")
+        return search(self.store, self._keyword, vector, question, k, mode, as_of)
 
     # -- answering ---------------------------------------------------------------------------
     def chat_model(self):
@@ -251,24 +264,28 @@ class KnowledgeBase:
                 self._chat_model = get_chat_model(self.settings)
             return self._chat_model
 
-    def stream(self, question: str, history=None):
+    def stream(self, question: str, history=None, *, as_of: str | None = None):
         """Events for one answer: the instant extractive answer, model tokens, the final
         checked Answer (see qa.answer_types)."""
         from . import answer
 
         question = check_question(question)
+
+        def retrieve(q: str, k: int) -> list[Passage]:
+            return self.retrieve(q, k, as_of=as_of)
+
         yield from answer.stream(
-            question, history, retrieve=self.retrieve, settings=self.settings,
+            question, history, retrieve=retrieve, settings=self.settings,
             llm=self.chat_model(),
         )
 
-    def ask(self, question: str, history=None):
+    def ask(self, question: str, history=None, *, as_of: str | None = None):
         """The checked, cited Answer (or a refusal) to a question; history is a list of
-        (role, text) turns for follow-ups."""
+        (role, text) turns for follow-ups; as_of as in :meth:`retrieve`."""
         from .answer_types import FinalEvent
 
         final = None
-        for event in self.stream(question, history):
+        for event in self.stream(question, history, as_of=as_of):
             if isinstance(event, FinalEvent):
                 final = event.answer
         return final

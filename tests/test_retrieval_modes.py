@@ -45,3 +45,19 @@ def test_keyword_index_follows_adds_and_removals(stories_kb, tmp_path):
 def test_unknown_mode_is_refused(stories_kb):
     with pytest.raises(QAError, match="retrieval mode"):
         stories_kb.retrieve("bridge", mode="magic")
+
+
+def test_as_of_leaves_out_later_articles_and_prefers_recent_ones(kb):
+    kb.add_text("The city council approved the new stadium budget of 10 million dollars.",
+                title="Stadium budget approved", date="2022-03-01", source="https://e.x/old")
+    kb.add_text("The city council approved an extra stadium budget of 12 million dollars.",
+                title="Stadium budget raised", date="2023-01-10", source="https://e.x/mid")
+    kb.add_text("The city council cancelled the stadium budget entirely.",
+                title="Stadium budget cancelled", date="2023-06-01", source="https://e.x/new")
+    q = "What did the city council decide about the stadium budget?"
+    titles = [p.title for p in kb.retrieve(q, k=3, as_of="2023-01-12")]
+    assert "Stadium budget cancelled" not in titles  # published after the question
+    assert titles[0] == "Stadium budget raised"  # the month before beats last year
+    assert len(kb.retrieve(q, k=3)) == 3  # without as_of every article counts
+    with pytest.raises(QAError, match="as_of"):
+        kb.retrieve(q, as_of="not a date")
