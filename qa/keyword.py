@@ -38,7 +38,7 @@ class KeywordIndex:
         ids, metas, texts = [], [], []
         offset = 0
         while True:
-            got = store.chunks.get(include=["metadatas", "documents"], limit=_PAGE, offset=offset)
+            got = store.chunk_page(_PAGE, offset)
             for cid, meta, text in zip(got["ids"], got["metadatas"], got["documents"],
                                        strict=True):
                 if live.get(meta["doc_id"]) == meta["version"]:

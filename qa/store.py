@@ -24,6 +24,7 @@ Commit protocol for one document:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import socket
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Settings
-from .errors import EmbedderMismatchError, NotFoundError, StoreError
+from .errors import EmbedderMismatchError, NotFoundError, QAError, StoreError
 from .models import Article, Chunk, DocumentInfo, Passage
 
 SCHEMA = 1
@@ -85,6 +86,29 @@ class PreparedDoc:
             }
             for c in self.chunks
         ]
+
+
+def _guarded(method):
+    """Turn a Chroma server's connection failures into a StoreError that says what to do.
+
+    Only in server mode: there the usual cause is a server that is down or restarting, and
+    the next call succeeds once it is back (the HTTP client reconnects by itself)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except QAError:
+            raise
+        except Exception as exc:
+            if not self.settings.chroma_url:
+                raise
+            raise StoreError(
+                f"the Chroma server at {self.settings.chroma_url} is not answering "
+                f"({type(exc).__name__}: {exc}); check that `chroma run` is up, then retry"
+            ) from exc
+
+    return wrapper
 
 
 def _owner() -> str:
@@ -255,6 +279,7 @@ class ChromaStore:
                 return
             offset += page
 
+    @_guarded
     def live_versions(self, max_age_s: float = 10.0):
         """(doc_id, version) of every live document; re-read from the catalog when older than
         ``max_age_s`` so that another process's adds on a shared server show up."""
@@ -262,10 +287,16 @@ class ChromaStore:
             self._load_versions()
         return self._versions.items()
 
+    @_guarded
+    def chunk_page(self, limit: int, offset: int) -> dict:
+        return self.chunks.get(include=["metadatas", "documents"], limit=limit, offset=offset)
+
+    @_guarded
     def vectors(self, chunk_ids: list[str]) -> dict[str, list[float]]:
         got = self.chunks.get(ids=chunk_ids, include=["embeddings"])
         return dict(zip(got["ids"], got["embeddings"], strict=True))
 
+    @_guarded
     def version_of(self, doc_id: str, refresh: bool = False) -> str | None:
         if refresh or doc_id not in self._versions:
             got = self.catalog.get(ids=[doc_id], include=["metadatas"])
@@ -275,14 +306,17 @@ class ChromaStore:
                 self._versions.pop(doc_id, None)
         return self._versions.get(doc_id)
 
+    @_guarded
     def get_meta(self, key: str) -> Any:
         return (self.chunks.metadata or {}).get(key)
 
+    @_guarded
     def set_meta(self, key: str, value: Any) -> None:
         meta = dict(self.chunks.metadata or {})
         meta[key] = value
         self.chunks.modify(metadata=meta)
 
+    @_guarded
     def documents(self) -> list[DocumentInfo]:
         docs = [
             DocumentInfo(
@@ -298,12 +332,14 @@ class ChromaStore:
         ]
         return sorted(docs, key=lambda d: (d.added_at, d.title))
 
+    @_guarded
     def article(self, doc_id: str) -> tuple[dict[str, Any], str]:
         got = self.catalog.get(ids=[doc_id], include=["metadatas", "documents"])
         if not got["ids"]:
             raise NotFoundError(f"no document with id {doc_id!r} (see `qa list`)")
         return got["metadatas"][0], got["documents"][0]
 
+    @_guarded
     def resolve(self, ref: str) -> str:
         """Document id from an id, a unique id prefix, or a document's exact source."""
         got = self.catalog.get(ids=[ref], include=[])
@@ -319,6 +355,7 @@ class ChromaStore:
             raise NotFoundError(f"{ref!r} matches {len(matches)} documents; give more of the id")
         raise NotFoundError(f"no document with id or source {ref!r} (see `qa list`)")
 
+    @_guarded
     def count_chunks(self, doc_id: str | None = None) -> int:
         if doc_id is None:
             return self.chunks.count()
@@ -349,6 +386,7 @@ class ChromaStore:
         else:
             self.chunks.delete(where={"$and": [{"doc_id": doc_id}, {"version": {"$ne": live}}]})
 
+    @_guarded
     def write(self, docs: Sequence[PreparedDoc]) -> None:
         """Embed and write documents; each becomes visible only at its catalog commit."""
         with self._lock:
@@ -388,6 +426,7 @@ class ChromaStore:
                 self._drop_other_versions(d.doc_id, d.version)
             self._clear_pending(d.doc_id for d in docs)
 
+    @_guarded
     def remove(self, doc_id: str) -> None:
         with self._lock:
             self._mark_pending([(doc_id, "")])
@@ -396,6 +435,7 @@ class ChromaStore:
             self._drop_other_versions(doc_id, None)
             self._clear_pending([doc_id])
 
+    @_guarded
     def recover(self) -> int:
         """Finish or undo writes that a killed process left; returns how many were cleaned."""
         host = socket.gethostname()
@@ -413,6 +453,7 @@ class ChromaStore:
                 cleaned += 1
         return cleaned
 
+    @_guarded
     def reset_chunks(self) -> None:
         """Drop every chunk vector and recreate the collection for the configured embedder."""
         with self._lock:
@@ -437,6 +478,7 @@ class ChromaStore:
         yield from self._catalog_records({"kind": "doc"}, include_docs=True)
 
     # -- reading -----------------------------------------------------------------------------
+    @_guarded
     def search(self, vector: Sequence[float], k: int) -> list[Passage]:
         """Nearest chunks of live document versions, best first."""
         fetch = max(k * 2, k + 4)

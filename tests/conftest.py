@@ -27,10 +27,26 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-def kb(settings: Settings):
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """One real `chroma run` server on 127.0.0.1 for the whole session."""
+    from chroma_server import ChromaServer
+
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-server")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["embedded", "server"])
+def kb(request, settings: Settings):
+    """An empty knowledge base, once in a folder and once on a real Chroma server."""
+    import uuid
+
     from qa.kb import KnowledgeBase
 
+    if request.param == "server":
+        server = request.getfixturevalue("chroma_server")
+        settings = settings.with_(chroma_url=server.url, collection=f"t-{uuid.uuid4().hex[:12]}")
     return KnowledgeBase(settings)
 
 

@@ -139,3 +139,41 @@ def test_chunks_without_catalog_are_reported(tmp_path, monkeypatch, capsys):
     SharedSystemClient.clear_system_cache()
     with pytest.raises(StoreError, match="no document catalog"):
         KnowledgeBase(settings)
+
+
+UNUSUAL = [
+    "ما هي تكلفة تجديد المبنى؟",                       # Arabic, right to left
+    "כמה עלה השיפוץ?",                                # Hebrew
+    "How\u200b much\u200d did\u2060 Seoul spend?",    # zero-width characters
+    "🏢💥 what was blown up? 🇰🇷",                      # emoji and flags
+    "\u202eevil bidi override\u202c office",          # bidi control characters
+]
+
+
+@pytest.mark.parametrize("question", UNUSUAL)
+def test_unusual_unicode_questions_are_answered_or_refused_never_crash(seeded_kb, question):
+    from qa.fake_llm import FakeChatModel, grounded_reply
+
+    passages = seeded_kb.retrieve(question, k=3)
+    assert len(passages) == 3
+    seeded_kb._chat_model = FakeChatModel(function=grounded_reply)
+    answer = seeded_kb.ask(question)
+    assert isinstance(answer.text, str) and answer.text
+    assert answer.refused or answer.citations
+
+
+def test_unusual_unicode_in_documents_is_kept_and_searchable(kb):
+    text = ("فريق كرة القدم فاز بالبطولة 🏆 بعد مباراة طويلة.\n\n"
+            "The\u200b team\u200d celebrated in Zürich with 10\u00a0000 fans 🎉.")
+    assert kb.add_text(text, title="Champions 🏆", date="2023-01-08").count("added") == 1
+    (doc,) = kb.documents()
+    stored = kb.article_text(doc.doc_id)
+    assert "🏆" in stored and "فريق" in stored and "\u200b" not in stored
+    assert kb.retrieve("Zürich fans celebrated", k=1)[0].title == "Champions 🏆"
+
+
+def test_questions_through_the_cli(cli):
+    code, _, err = cli("ask", "   ")
+    assert code == 1 and "the question is empty" in err
+    code, _, err = cli("search", "x" * 100_000)
+    assert code == 1 and "limit is 2000" in err

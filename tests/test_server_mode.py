@@ -10,16 +10,9 @@ from qa.errors import EmbedderMismatchError, StoreError
 from qa.kb import KnowledgeBase
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = ChromaServer(tmp_path_factory.mktemp("chroma-server")).start()
-    yield srv
-    srv.stop()
-
-
 @pytest.fixture
-def server_settings(settings, server):
-    return settings.with_(chroma_url=server.url, collection=f"t-{uuid.uuid4().hex[:10]}")
+def server_settings(settings, chroma_server):
+    return settings.with_(chroma_url=chroma_server.url, collection=f"t-{uuid.uuid4().hex[:10]}")
 
 
 def test_add_list_search_replace_remove_on_a_server(server_settings, tmp_path):
@@ -67,3 +60,68 @@ def test_unreachable_server_is_a_clear_error(settings):
 
     with pytest.raises(StoreError, match="Chroma"):
         KnowledgeBase(settings.with_(chroma_url=f"http://127.0.0.1:{free_port()}"))
+
+
+def test_server_restart_mid_use_gives_a_clear_error_then_recovers(settings, tmp_path):
+    import time
+
+    srv = ChromaServer(tmp_path / "restart-server").start()
+    try:
+        kb = KnowledgeBase(settings.with_(chroma_url=srv.url, collection="restart"))
+        kb.add(SEED)
+        srv.stop()
+        t = time.monotonic()
+        with pytest.raises(StoreError, match="not answering"):
+            kb.retrieve("How much did Seoul spend on the building?", k=1)
+        with pytest.raises(StoreError, match="chroma run"):
+            kb.documents()
+        assert time.monotonic() - t < 30
+        srv = ChromaServer(srv.path, srv.port).start()
+        # the same KnowledgeBase object works again, with nothing lost
+        assert len(kb.documents()) == 1
+        top = kb.retrieve("How much did Seoul spend on the building?", k=1)[0]
+        assert "9.78 billion won" in top.text
+    finally:
+        srv.stop()
+
+
+def test_kill_during_add_on_a_server_leaves_only_whole_documents(server_settings, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    from testdata import EVAL_MINI
+
+    source = tmp_path / "articles.jsonl"
+    with open(EVAL_MINI / "articles.jsonl") as fh:
+        source.write_text("".join(fh.readlines()[:30]))
+    writer = textwrap.dedent(
+        f"""
+        from qa.config import Settings
+        from qa.kb import KnowledgeBase
+        s = Settings.from_env().with_(chroma_url={server_settings.chroma_url!r},
+                                      collection={server_settings.collection!r},
+                                      seed_corpus=False)
+        kb = KnowledgeBase(s)
+        kb.add({str(source)!r}, progress=lambda d, t: print("progress", d, t, flush=True))
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    for line in proc.stdout:
+        if line.startswith("progress") and int(line.split()[1]) > 0:
+            break
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    kb = KnowledgeBase(server_settings)  # recovery runs on open
+    docs = kb.documents()
+    assert 0 < len(docs) < 30
+    for d in docs:
+        assert kb.store.count_chunks(d.doc_id) == d.chunks
+    assert kb.store.count_chunks() == sum(d.chunks for d in docs)
+    assert kb.add(source).count("failed") == 0
+    assert len(kb.documents()) == 30
