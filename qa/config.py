@@ -88,7 +88,7 @@ class Settings:
     max_file_mb: float = 20.0
     """QA_MAX_FILE_MB: larger files are refused with a clear message."""
     hnsw_ef_search: int = 200
-    """QA_HNSW_EF_SEARCH: HNSW search breadth (recall vs latency; see bench/retrieval.py)."""
+    """QA_HNSW_EF_SEARCH: HNSW search breadth (recall vs latency; see bench/retrieval_scale.py)."""
     hnsw_ef_construction: int = 200
     hnsw_max_neighbors: int = 32
     top_k: int = 5
