@@ -105,6 +105,9 @@ class Settings:
     """QA_LLM_CTX: context window of the embedded model."""
     llm_model_path: Path | None = None
     """QA_LLM_MODEL_PATH: a GGUF file to use instead of the packaged model."""
+    models_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "data" / "models")
+    """QA_MODELS_DIR: where packaged generator models are joined (default <QA_DATA_DIR>/models);
+    stays put when a store is opened elsewhere, so the 1 GB file is joined once."""
     host: str = "127.0.0.1"
     """QA_HOST: interface the web app listens on (loopback only unless told otherwise)."""
     port: int = 7860
@@ -115,8 +118,10 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         model_path = os.environ.get("QA_LLM_MODEL_PATH", "").strip()
+        data_dir = Path(_env("QA_DATA_DIR", str(PROJECT_ROOT / "data"))).expanduser()
         return cls(
-            data_dir=Path(_env("QA_DATA_DIR", str(PROJECT_ROOT / "data"))).expanduser(),
+            data_dir=data_dir,
+            models_dir=Path(_env("QA_MODELS_DIR", str(data_dir / "models"))).expanduser(),
             chroma_url=os.environ.get("QA_CHROMA_URL", "").strip() or None,
             collection=_env("QA_COLLECTION", "newsqa"),
             corpus_dir=Path(_env("QA_CORPUS_DIR", str(PROJECT_ROOT / "corpus"))).expanduser(),

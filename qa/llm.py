@@ -173,7 +173,7 @@ def embedded_model_path(settings: Settings, name: str = "") -> Path:
         return settings.llm_model_path
     from qa.model_files import ensure_model
 
-    return ensure_model(name or "1.5b", settings.data_dir)
+    return ensure_model(name or "1.5b", settings.models_dir)
 
 
 def get_chat_model(settings: Settings, *, max_tokens: int = DEFAULT_MAX_TOKENS) -> BaseChatModel:

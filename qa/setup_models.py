@@ -23,7 +23,7 @@ def main() -> int:
             return 0
         name = settings.llm.partition(":")[2] or "1.5b"
         try:
-            print(f"generator: {ensure_model(name, settings.data_dir)}")
+            print(f"generator: {ensure_model(name, settings.models_dir)}")
         except Exception as exc:  # the packages are missing: say how to get them
             print(f"generator not ready: {exc}", file=sys.stderr)
     return 0

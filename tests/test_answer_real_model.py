@@ -18,11 +18,9 @@ pytest.importorskip("llama_cpp", reason="needs llama-cpp-python==0.3.36")
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory) -> Settings:
-    # The joined model lives in the repo's data/ if already built there, else a temp folder.
-    base = Settings.from_env()
-    models = base.data_dir / "models"
-    data = base.data_dir if models.is_dir() else tmp_path_factory.mktemp("data")
-    return base.with_(llm="embedded", data_dir=data, top_k=4)
+    # the joined model lives in Settings.models_dir (prepared by scripts/setup.sh)
+    return Settings.from_env().with_(llm="embedded", data_dir=tmp_path_factory.mktemp("data"),
+                                     top_k=4)
 
 
 @pytest.fixture(scope="module")

@@ -99,7 +99,7 @@ def test_hash_mismatch_leaves_no_file(monkeypatch, tmp_path: Path) -> None:
     data = tmp_path / "data"
     with pytest.raises(model_files.ModelFileError, match="expected"):
         model_files.ensure_model("tiny", data)
-    assert list((data / "models").iterdir()) == []
+    assert list(data.iterdir()) == []
 
 
 def test_missing_package_names_the_pip_command(monkeypatch) -> None:
