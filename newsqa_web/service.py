@@ -119,7 +119,11 @@ class Service:
     ) -> Iterator[StreamEvent]:
         """Extractive event, token events, final event: the one call into the answer chain."""
         from qa.answer import stream
+        from qa.kb import check_question
 
+        # checked before anything else sees it: a follow-up's question goes to the rewrite
+        # model first, and a 100 kB question there overflows the model's context
+        question = check_question(question)
         settings = self.settings.with_(top_k=int(k)) if k else self.settings
         yield from stream(
             question, list(history), retrieve=self.kb.retrieve, settings=settings, llm=self.llm

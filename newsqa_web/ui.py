@@ -177,7 +177,10 @@ def build_ui(service: Service) -> gr.Blocks:
             if total:
                 progress((done, total), desc="Indexing documents", unit="documents")
 
-        result = service.add_uploads(pairs, progress=step)
+        try:
+            result = service.add_uploads(pairs, progress=step)
+        except QAError as exc:  # the store is unreachable: say so, keep the chosen files
+            return f"✗ Nothing was added: {exc}", gr.skip()
         lines = result.lines() or ["Nothing was added."]
         return f"**{result.to_dict()['summary']}**\n\n" + "\n".join(
             f"- {ln}" for ln in lines), None
@@ -185,7 +188,10 @@ def build_ui(service: Service) -> gr.Blocks:
     def ui_paste(text: str, title: str, date: str, source: str):
         if not (text or "").strip():
             return "Paste some article text first.", gr.skip()
-        report = service.add_text(text, title, date, source)
+        try:
+            report = service.add_text(text, title, date, source)
+        except QAError as exc:  # the store is unreachable: say so, keep the text
+            return f"✗ Nothing was added: {exc}", gr.skip()
         lines = [
             f"- ✗ {o.error}" if o.status == "failed"
             else f"- ✓ {o.status} “{o.title}” ({o.chunks} chunks)"
@@ -215,21 +221,28 @@ def build_ui(service: Service) -> gr.Blocks:
 
     def api_add(files, text: str, title: str, date: str, source: str) -> dict:
         out: dict = {"files": None, "text": None}
-        if files:
-            pairs = [(f, Path(f).name) for f in (files if isinstance(files, list) else [files])]
-            out["files"] = service.add_uploads(pairs).to_dict()
-        if (text or "").strip():
-            report = service.add_text(text, title or "", date or "", source or "")
-            out["text"] = {"summary": report.summary(),
-                           "outcomes": [o.__dict__ for o in report.outcomes]}
-        if out["files"] is None and out["text"] is None:
+        if not files and not (text or "").strip():
             raise gr.Error("nothing to add: give files or text")
+        try:
+            if files:
+                pairs = [(f, Path(f).name)
+                         for f in (files if isinstance(files, list) else [files])]
+                out["files"] = service.add_uploads(pairs).to_dict()
+            if (text or "").strip():
+                report = service.add_text(text, title or "", date or "", source or "")
+                out["text"] = {"summary": report.summary(),
+                               "outcomes": [o.__dict__ for o in report.outcomes]}
+        except QAError as exc:  # e.g. the Chroma server is down
+            raise gr.Error(str(exc)) from exc
         return out
 
     def api_list() -> list[dict]:
         """Every document, newest first: doc_id, title, source, published, chunks, chars,
         added_at."""
-        return service.documents()
+        try:
+            return service.documents()
+        except QAError as exc:
+            raise gr.Error(str(exc)) from exc
 
     def api_remove(ref: str) -> dict:
         """Remove a document by id, unique id prefix or exact source; returns what went."""
