@@ -109,18 +109,25 @@ def cmd_search(args: argparse.Namespace) -> int:
                         args.json)
         return 0
     print("Search your articles (empty line or Ctrl-D to quit).", file=sys.stderr)
-    while True:
+    for question in _questions("search> "):
         try:
-            question = input("search> ").strip()
-        except (EOFError, KeyboardInterrupt):
-            print(file=sys.stderr)
-            return 0
-        if not question:
-            return 0
-        try:
-            _print_passages(kb.retrieve(question, args.k), args.json)
+            _print_passages(kb.retrieve(question, args.k, as_of=args.as_of), args.json)
         except QAError as exc:
             print(f"error: {exc}", file=sys.stderr)
+    return 0
+
+
+def _questions(prompt: str):
+    """Lines typed at an interactive prompt, until an empty line, Ctrl-D or Ctrl-C."""
+    while True:
+        try:
+            line = input(prompt).strip()
+        except (EOFError, KeyboardInterrupt):
+            print(file=sys.stderr)
+            return
+        if not line:
+            return
+        yield line
 
 
 def _print_answer(answer, as_json: bool) -> None:
@@ -176,14 +183,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     kb = _open(args)
     print("Ask about your articles (empty line or Ctrl-D to quit).", file=sys.stderr)
     history: list[tuple[str, str]] = []
-    while True:
-        try:
-            question = input("you> ").strip()
-        except (EOFError, KeyboardInterrupt):
-            print(file=sys.stderr)
-            return 0
-        if not question:
-            return 0
+    for question in _questions("you> "):
         try:
             answer = _answer_streaming(kb, question, history)
         except QAError as exc:
@@ -192,6 +192,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         _print_answer(answer, False)
         history += [("user", question), ("assistant", answer.text)]
         history = history[-8:]
+    return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -54,3 +54,22 @@ def test_missing_file_exits_non_zero_with_one_line(tmp_path):
     out = run("add", tmp_path / "nope.txt", data=tmp_path / "data")
     assert out.returncode == 1
     assert out.stderr.strip() == f"error: {tmp_path / 'nope.txt'}: no such file or folder"
+
+
+def test_ask_and_chat_with_the_fake_model(tmp_path):
+    data = tmp_path / "data"
+    env = {"QA_LLM": "fake"}
+    out = run("ask", "--json", "How much did South Korea spend to renovate the building?",
+              data=data, env=env)
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert not answer["refused"] and "9.78 billion won" in answer["answer"]
+    assert answer["citations"][0]["quote"] and answer["citations"][0]["n"] == 1
+    out = run("ask", "--json", "What is the capital of France?", data=data, env=env)
+    assert json.loads(out.stdout)["refused"] is True
+    out = run("chat", data=data, env=env,
+              input="What did North Korea blow up?\nHow much did South Korea spend to renovate "
+                    "it?\n\n")
+    assert out.returncode == 0, out.stderr
+    answers = out.stdout.split("you> ")[1:-1]  # one chunk of output per question asked
+    assert len(answers) == 2 and all("[1]" in a for a in answers), out.stdout
