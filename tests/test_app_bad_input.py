@@ -302,3 +302,17 @@ def test_store_confines_any_client_name_to_the_folder(tmp_path, name):
     assert target.parent == folder and target.is_file()
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted(
         ["src.txt", target.name])
+
+
+def test_a_url_for_a_loopback_or_private_address_is_not_fetched(app, unchanged):
+    """Gradio's file inputs download an http(s) URL given as a file's path, but only from
+    public addresses (its SSRF guard): the app's own port, another local service or a private
+    address is refused. (A public URL would be fetched: see docs/reliability.md.)"""
+    url, _ = app
+    with httpx.Client(base_url=url, timeout=60) as http:
+        for target in (f"{url}gradio_api/info", "http://localhost:9/x.txt",
+                       "http://169.254.169.254/latest/meta-data.txt", "http://10.0.0.1/a.txt"):
+            result = _raw_call(http, "add", [[{"path": target, "orig_name": "x.txt",
+                                                "meta": {"_type": "gradio.FileData"}}],
+                                              "", "", "", ""])
+            assert result["event"] == "error", (target, result)
