@@ -16,7 +16,7 @@ import re
 from qa import sentence_vectors
 from qa.answer_types import AnswerSentence, Citation
 from qa.evidence import Evidence
-from qa.support import SpanSupport, best_span, supports
+from qa.support import SpanSupport, best_span, relevant, supports
 from qa.textspans import split_sentences
 
 # [1]  [1, 2]  [1-2]  [Passage 1]  [passage 1; passage 3]
@@ -76,11 +76,12 @@ def check_sentences(raw: str, evidence: Evidence) -> list[AnswerSentence]:
     for (clean, cited), vec in zip(parsed, vecs, strict=True):
         spans = [best_span(clean, vec, evidence, i) for i in range(n_passages)]
         valid = [n for n in cited if 1 <= n <= n_passages]
-        kept = [spans[n - 1] for n in valid if supports(spans[n - 1].score)]
+        kept = [spans[n - 1] for n in valid
+                if supports(spans[n - 1].score) and relevant(spans[n - 1], evidence)]
         corrected = len(kept) != len(cited)
         if not kept:
             best = max(spans, key=lambda s: s.score)
-            if supports(best.score):
+            if supports(best.score) and relevant(best, evidence):
                 kept = [best]
                 corrected = True
         citations = tuple(_citation(evidence, s) for s in kept)

@@ -101,3 +101,17 @@ def best_span(
 
 def supports(score: float) -> bool:
     return score >= SUPPORT_THRESHOLD
+
+
+RELEVANCE_FLOOR = 0.10
+"""A cited span must also be about the question: its best sentence's question score (the
+evidence score, cosine blended with keyword overlap) must reach this. A claim that merely
+repeats a passage ("BANANA [4]" after an article told the model to say BANANA) matches that
+passage word for word, so support alone accepts it; such spans scored 0.005-0.06 against the
+question in tests/test_prompt_injection.py, while spans that answer score 0.3-0.9."""
+
+
+def relevant(span: SpanSupport, evidence: Evidence) -> bool:
+    if not span.sentence_ids:
+        return False
+    return max(float(evidence.question_scores[i]) for i in span.sentence_ids) >= RELEVANCE_FLOOR
