@@ -274,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="score retrieval and answers on a news-QA set")
     p.add_argument("dataset", help="folder with articles.jsonl and questions.jsonl")
     p.add_argument("-k", type=int, default=5, help="passages given to the answer (default 5)")
-    p.add_argument("--retrieval", default="hybrid", choices=["dense", "keyword", "hybrid"])
+    p.add_argument("--retrieval", default="hybrid",
+                   choices=["dense", "keyword", "hybrid", "rerank"])
     p.add_argument("--llm", help="generator, as QA_LLM (default: QA_LLM)")
     p.add_argument("--choices", action="store_true",
                    help="multiple-choice mode: the quiz's choices are given to the model")

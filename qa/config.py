@@ -83,7 +83,7 @@ class Settings:
     """QA_EMBEDDER: 'all-MiniLM-L6-v2' (packaged) or a local sentence-transformers folder."""
     embed_batch_size: int = 32
     """QA_EMBED_BATCH: sentences per encode batch."""
-    chunk_size: int = 600
+    chunk_size: int = 1000
     """QA_CHUNK_SIZE: target maximum characters per chunk (paragraphs kept whole if they fit)."""
     max_file_mb: float = 20.0
     """QA_MAX_FILE_MB: larger files are refused with a clear message."""
@@ -94,7 +94,8 @@ class Settings:
     top_k: int = 5
     """QA_TOP_K: passages retrieved per question."""
     retrieval: str = "hybrid"
-    """QA_RETRIEVAL: 'dense', 'keyword' or 'hybrid' (BM25 and dense fused by rank)."""
+    """QA_RETRIEVAL: 'dense', 'keyword', 'hybrid' (BM25 and dense fused by rank) or 'rerank'
+    (hybrid, re-ordered by each chunk's best sentence)."""
     """QA_TOP_K: passages retrieved per question."""
     llm: str = "embedded"
     """QA_LLM: 'embedded' (packaged 1.5B), 'embedded:0.5b', 'openai:MODEL', 'ollama:MODEL',
@@ -128,7 +129,7 @@ class Settings:
             seed_corpus=_env_bool("QA_SEED_CORPUS", True),
             embedder=_env("QA_EMBEDDER", "all-MiniLM-L6-v2"),
             embed_batch_size=_env_int("QA_EMBED_BATCH", 32),
-            chunk_size=_env_int("QA_CHUNK_SIZE", 600),
+            chunk_size=_env_int("QA_CHUNK_SIZE", 1000),
             max_file_mb=_env_float("QA_MAX_FILE_MB", 20.0),
             hnsw_ef_search=_env_int("QA_HNSW_EF_SEARCH", 200),
             hnsw_ef_construction=_env_int("QA_HNSW_EF_CONSTRUCTION", 200),

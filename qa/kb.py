@@ -233,7 +233,8 @@ class KnowledgeBase:
     ) -> list[Passage]:
         """The k passages that best match the question, from the whole corpus.
 
-        ``mode`` is 'dense', 'keyword' or 'hybrid' (default: QA_RETRIEVAL). ``as_of``
+        ``mode`` is 'dense', 'keyword', 'hybrid' or 'rerank' (hybrid candidates re-ordered by
+        their best sentence; default: QA_RETRIEVAL). ``as_of``
         (YYYY-MM-DD) is when the question is asked: later articles are left out and those of
         the month before rank higher."""
         from .retrieve import MODES, search
@@ -252,7 +253,8 @@ class KnowledgeBase:
             as_of = parse_date(as_of)
             if as_of is None:
                 raise QAError("as_of must be a date such as 2023-01-13")
-        return search(self.store, self._keyword, vector, question, k, mode, as_of)
+        return search(self.store, self._keyword, vector, question, k, mode, as_of,
+                      encode=self.embeddings.encode)
 
     # -- answering ---------------------------------------------------------------------------
     def chat_model(self):

@@ -15,8 +15,9 @@ from .keyword import KeywordIndex
 from .models import Passage
 from .store import ChromaStore, passage_from
 
-Mode = Literal["dense", "keyword", "hybrid"]
-MODES: tuple[str, ...] = ("dense", "keyword", "hybrid")
+Mode = Literal["dense", "keyword", "hybrid", "rerank"]
+MODES: tuple[str, ...] = ("dense", "keyword", "hybrid", "rerank")
+_RERANK_SENTENCE_WEIGHT = 0.7
 _RRF_K = 60  # the usual reciprocal-rank-fusion constant (Cormack et al. 2009)
 # "As of" a date: articles published after it (beyond a 2-day slack for time zones and late
 # dating) cannot be what the asker means, and ones from the 30 days before it get a bonus worth
@@ -60,6 +61,32 @@ def _with_cosine(store: ChromaStore, query_vec, hits) -> list[Passage]:
     return out
 
 
+def rerank(query_vec, passages: list[Passage], encode, k: int) -> list[Passage]:
+    """Re-order candidates by their best sentence, using the embedder at sentence level.
+
+    No PyPI package ships a cross-encoder's weights, so the reranker is built from what we
+    have: a chunk that holds one sentence answering the question scores high even when the
+    rest of the chunk is about something else, which whole-chunk vectors blur."""
+    from .chunking import sentence_spans
+
+    if not passages:
+        return []
+    sentences: list[str] = []
+    owner: list[int] = []
+    for i, p in enumerate(passages):
+        for s, e in sentence_spans(p.text) or [(0, len(p.text))]:
+            sentences.append(p.text[s:e])
+            owner.append(i)
+    cos = np.asarray(encode(sentences), dtype=np.float32) @ np.asarray(query_vec, np.float32)
+    best = np.full(len(passages), -1.0, dtype=np.float32)
+    for i, c in zip(owner, cos, strict=True):
+        best[i] = max(best[i], c)
+    w = _RERANK_SENTENCE_WEIGHT
+    scored = [(w * float(best[i]) + (1 - w) * p.score, -i) for i, p in enumerate(passages)]
+    order = sorted(range(len(passages)), key=lambda i: scored[i], reverse=True)
+    return [passages[i] for i in order[:k]]
+
+
 def search(
     store: ChromaStore,
     keyword: KeywordIndex,
@@ -68,7 +95,12 @@ def search(
     k: int,
     mode: str = "hybrid",
     as_of: str | None = None,
+    encode=None,
 ) -> list[Passage]:
+    if mode == "rerank":
+        candidates = search(store, keyword, query_vec, question, max(20, 4 * k), "hybrid",
+                            as_of)
+        return rerank(query_vec, candidates, encode, k)
     if as_of:
         depth = max(50, 10 * k)
         ranked = search(store, keyword, query_vec, question, depth, mode)

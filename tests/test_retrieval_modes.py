@@ -21,7 +21,7 @@ def stories_kb(kb, tmp_path):
     return kb
 
 
-@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
+@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid", "rerank"])
 def test_each_mode_finds_the_right_story(stories_kb, mode):
     top = stories_kb.retrieve("Which seed became a major food allergen?", k=3, mode=mode)[0]
     assert top.title == "Allergen list grows"
