@@ -212,6 +212,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         folder, settings=settings, k=args.k, retrieval=args.retrieval,
         retrieval_only=args.retrieval_only, choices=args.choices, limit=args.limit,
         out_dir=out_dir, progress=_progress_bar("evaluating"), use_dates=not args.ignore_dates,
+        audit_path=Path(args.audit) if args.audit else None,
     )
     summary = evaluation.summarize(results, meta)
     report = evaluation.write_report(results, summary, out_dir)
@@ -283,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retrieval-only", action="store_true", help="no generation: fast")
     p.add_argument("--ignore-dates", action="store_true",
                    help="do not ask each question as of its date")
+    p.add_argument("--audit", help="hand-checked verdicts on the set's answerable label (JSONL; "
+                   "default DATASET/audit.jsonl, else eval/audits/<set name>.jsonl)")
     p.add_argument("--out", help="report folder (default eval-results/<dataset>)")
     p.set_defaults(func=cmd_eval)
 

@@ -18,11 +18,15 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .config import Settings
+from .config import PROJECT_ROOT, Settings
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans({c: " " for c in string.punctuation + "‘’“”—–"})
 RECALL_KS = (1, 3, 5, 10, 20)
+AUDIT_DIR = PROJECT_ROOT / "eval" / "audits"
+# Verdicts of a hand audit on the set's "answerable" label (see load_audit).
+UNSUPPORTED = ("off-topic-only", "not-in-set", "true-false", "except", "paraphrased")
+AFTER_QUESTION = "after-question"
 
 
 def normalize(text: str) -> str:
@@ -71,6 +75,8 @@ class QuestionResult:
     cited_support: bool | None = None
     confidence: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    supported: bool | None = None
+    """Answerable by the audit too (None: the set has no audit)."""
 
 
 def load_set(folder: Path) -> tuple[Path, list[dict]]:
@@ -84,6 +90,41 @@ def load_set(folder: Path) -> tuple[Path, list[dict]]:
                           "questions.jsonl")
     rows = [json.loads(line) for line in questions.read_text().splitlines() if line.strip()]
     return articles, rows
+
+
+def load_audit(folder: Path, path: Path | None = None) -> dict[str, dict]:
+    """Hand-checked verdicts on the questions a set labels answerable, by question id.
+
+    The sets call a question answerable when a gold string occurs anywhere in its articles,
+    and many of those occurrences are accidents ("TRUE", "Rabbit" in an unrelated story, a
+    2022 figure that happens to match). Retrieval cannot find an answer that no on-topic
+    article gives, so recall is also reported on the questions the audit found supported: every
+    answerable question not listed in the audit. Looked up at ``path``, else
+    ``DATASET/audit.jsonl``, else ``eval/audits/<set name>.jsonl`` in this project.
+    """
+    from .errors import QAError
+
+    if path is not None and not path.is_file():
+        raise QAError(f"audit file {path} not found")
+    for candidate in ([path] if path else [folder / "audit.jsonl",
+                                           AUDIT_DIR / f"{folder.name}.jsonl"]):
+        if candidate.is_file():
+            rows = [json.loads(line) for line in candidate.read_text().splitlines()
+                    if line.strip()]
+            bad = [r for r in rows if r.get("verdict") not in (*UNSUPPORTED, AFTER_QUESTION)]
+            if bad:
+                raise QAError(f"{candidate}: unknown verdict in {bad[0]}")
+            return {r["id"]: r for r in rows}
+    return {}
+
+
+def is_supported(row: dict, audit: dict[str, dict], as_of_dates: bool) -> bool:
+    if not row.get("answerable"):
+        return False
+    verdict = audit.get(row["id"], {}).get("verdict")
+    if verdict == AFTER_QUESTION:
+        return not as_of_dates  # its only on-topic articles were published after it was asked
+    return verdict is None
 
 
 def _pick_choice(choices: list[str], passages) -> str | None:
@@ -112,10 +153,17 @@ def run(
     out_dir: Path,
     progress=None,
     use_dates: bool = True,
+    audit_path: Path | None = None,
 ) -> tuple[list[QuestionResult], dict]:
     from .kb import KnowledgeBase
 
     articles, rows = load_set(folder)
+    audit = load_audit(folder, audit_path)
+    unknown = sorted(set(audit) - {row["id"] for row in rows})
+    if unknown:
+        from .errors import QAError
+
+        raise QAError(f"the audit names questions the set does not have: {', '.join(unknown)}")
     if limit:
         rows = rows[:limit]
     digest = hashlib.sha256(folder.resolve().as_posix().encode()).hexdigest()[:8]
@@ -143,6 +191,7 @@ def run(
             id=row["id"], question=question, answers=row["answers"],
             answerable=bool(row.get("answerable")), qtype=question_type(question),
             first_hit_rank=rank, timings={"retrieve": retrieve_s},
+            supported=is_supported(row, audit, use_dates) if audit else None,
         )
         if row.get("choices"):
             r.choice = _pick_choice(row["choices"], passages[:k])
@@ -165,21 +214,41 @@ def run(
         "chunks": kb.store.count_chunks(), "k": k, "retrieval": retrieval,
         "llm": None if retrieval_only else settings.llm, "choices": choices,
         "chunk_size": settings.chunk_size, "as_of_question_date": use_dates,
+        "audited": bool(audit),
     }
     return results, meta
+
+
+def _retrieval_scores(rows: list[QuestionResult]) -> dict:
+    n = max(1, len(rows))
+    return {
+        "recall": {f"@{k}": sum(1 for r in rows if r.first_hit_rank and r.first_hit_rank <= k) / n
+                   for k in RECALL_KS},
+        "mrr@10": sum(1 / r.first_hit_rank for r in rows
+                      if r.first_hit_rank and r.first_hit_rank <= 10) / n,
+    }
+
+
+def _answer_scores(rows: list[QuestionResult]) -> dict:
+    correct = sum(1 for r in rows if r.correct)
+    return {
+        "accuracy": correct / max(1, len(rows)),
+        "accuracy_ci95": wilson(correct, len(rows)),
+        "false_refusal_rate": sum(1 for r in rows if r.refused) / max(1, len(rows)),
+    }
 
 
 def summarize(results: list[QuestionResult], meta: dict) -> dict:
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
     s: dict = {"meta": meta, "answerable": len(answerable), "unanswerable": len(unanswerable)}
-    s["recall"] = {
-        f"@{n}": sum(1 for r in answerable if r.first_hit_rank and r.first_hit_rank <= n)
-        / max(1, len(answerable))
-        for n in RECALL_KS
-    }
-    s["mrr@10"] = sum(1 / r.first_hit_rank for r in answerable
-                      if r.first_hit_rank and r.first_hit_rank <= 10) / max(1, len(answerable))
+    s.update(_retrieval_scores(answerable))
+    audited = any(r.supported is not None for r in results)
+    supported = [r for r in results if r.supported]
+    if audited:
+        scores = _retrieval_scores(supported)
+        s["supported"] = len(supported)
+        s["recall_supported"], s["mrr@10_supported"] = scores["recall"], scores["mrr@10"]
     with_choices = [r for r in answerable if r.choice_correct is not None]
     if with_choices:
         hits = sum(1 for r in with_choices if r.choice_correct)
@@ -187,10 +256,9 @@ def summarize(results: list[QuestionResult], meta: dict) -> dict:
         s["choice_ci95"] = wilson(hits, len(with_choices))
     answered = [r for r in results if r.correct is not None]
     if answered:
-        correct = sum(1 for r in answerable if r.correct)
-        s["accuracy"] = correct / max(1, len(answerable))
-        s["accuracy_ci95"] = wilson(correct, len(answerable))
-        s["false_refusal_rate"] = sum(1 for r in answerable if r.refused) / max(1, len(answerable))
+        s.update(_answer_scores(answerable))
+        if audited:
+            s.update({f"{key}_supported": v for key, v in _answer_scores(supported).items()})
         s["refusal_rate_unanswerable"] = (
             sum(1 for r in unanswerable if r.refused) / len(unanswerable) if unanswerable else None
         )
@@ -280,27 +348,49 @@ def write_report(results: list[QuestionResult], summary: dict, out_dir: Path) ->
         f"chunk size {m['chunk_size']}, "
         f"generator `{m['llm'] or 'none (retrieval only)'}`.",
         "",
-        "| metric | value |",
-        "|---|---|",
     ]
-    for n in RECALL_KS:
-        lines.append(f"| recall@{n} | {_pct(summary['recall'][f'@{n}'])} |")
-    lines.append(f"| MRR@10 | {summary['mrr@10']:.3f} |")
-    if "choice_accuracy" in summary:
-        lo, hi = summary["choice_ci95"]
-        lines.append(f"| multiple choice from passages (no LLM) | "
-                     f"{_pct(summary['choice_accuracy'])} (95 % CI {_pct(lo)}–{_pct(hi)}) |")
-    if "accuracy" in summary:
-        lo, hi = summary["accuracy_ci95"]
+    audited = "supported" in summary
+    if audited:
         lines += [
-            f"| answer accuracy (answerable) | {_pct(summary['accuracy'])} "
-            f"(95 % CI {_pct(lo)}–{_pct(hi)}) |",
-            f"| false refusals (answerable) | {_pct(summary['false_refusal_rate'])} |",
-            f"| refusals (unanswerable) | {_pct(summary['refusal_rate_unanswerable'])} |",
-            f"| citation support | {_pct(summary['citation_support_rate'])} |",
+            f"Audited: {summary['supported']} of the {summary['answerable']} answerable questions "
+            "have a gold answer in an on-topic article (`eval/audits/`); the second column "
+            "scores those only.",
+            "",
+            f"| metric | answerable (n={summary['answerable']}) | "
+            f"supported (n={summary['supported']}) |",
+            "|---|---|---|",
+        ]
+    else:
+        lines += ["| metric | value |", "|---|---|"]
+
+    def row(name: str, value: str, supported: str | bool | None = None) -> str:
+        if not audited:
+            return f"| {name} | {value} |"
+        return f"| {name} | {value} | {supported or '—'} |"
+
+    def with_ci(p_key: str, ci_key: str) -> str:
+        lo, hi = summary[ci_key]
+        return f"{_pct(summary[p_key])} (95 % CI {_pct(lo)}–{_pct(hi)})"
+
+    for n in RECALL_KS:
+        lines.append(row(f"recall@{n}", _pct(summary["recall"][f"@{n}"]),
+                         audited and _pct(summary["recall_supported"][f"@{n}"])))
+    lines.append(row("MRR@10", f"{summary['mrr@10']:.3f}",
+                     audited and f"{summary['mrr@10_supported']:.3f}"))
+    if "choice_accuracy" in summary:
+        lines.append(row("multiple choice from passages (no LLM)",
+                         with_ci("choice_accuracy", "choice_ci95")))
+    if "accuracy" in summary:
+        lines += [
+            row("answer accuracy", with_ci("accuracy", "accuracy_ci95"),
+                audited and with_ci("accuracy_supported", "accuracy_ci95_supported")),
+            row("false refusals", _pct(summary["false_refusal_rate"]),
+                audited and _pct(summary["false_refusal_rate_supported"])),
+            row("refusals (unanswerable)", _pct(summary["refusal_rate_unanswerable"])),
+            row("citation support", _pct(summary["citation_support_rate"])),
         ]
     for stage, v in summary["latency"].items():
-        lines.append(f"| latency {stage} p50 / p95 | {v['p50']:.2f} s / {v['p95']:.2f} s |")
+        lines.append(row(f"latency {stage} p50 / p95", f"{v['p50']:.2f} s / {v['p95']:.2f} s"))
     lines += ["", *[f"![{p}]({p})" for p in plots], ""]
     path = out_dir / "report.md"
     path.write_text("\n".join(lines))

@@ -80,3 +80,46 @@ def test_full_run_with_the_fake_model(tiny_set, tmp_path, capsys, monkeypatch):
     assert summary["refusal_rate_unanswerable"] == 1.0
     assert {"retrieve", "total"} <= set(summary["latency"])
     assert (out / "accuracy_by_type.png").exists() and (out / "report.md").exists()
+
+
+def test_audit_scores_the_supported_questions_apart(tiny_set, tmp_path, capsys):
+    # q2's gold occurs in the set, but say an audit found it only in an off-topic passage
+    (tiny_set / "audit.jsonl").write_text(json.dumps(
+        {"id": "q2", "verdict": "off-topic-only", "note": "test"}) + "\n")
+    out = tmp_path / "report"
+    argv = ["--data-dir", str(tmp_path / "data"), "eval", str(tiny_set), "--retrieval-only",
+            "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| metric | answerable (n=2) | supported (n=1) |" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["supported"] == 1 and summary["recall_supported"]["@1"] == 1.0
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["supported"] for r in rows] == [True, False, False]
+
+
+@pytest.mark.parametrize("line, message", [
+    ({"id": "q9", "verdict": "off-topic-only"}, "questions the set does not have: q9"),
+    ({"id": "q1", "verdict": "maybe"}, "unknown verdict"),
+])
+def test_a_bad_audit_is_refused(tiny_set, tmp_path, capsys, line, message):
+    audit = tmp_path / "audit.jsonl"
+    audit.write_text(json.dumps(line) + "\n")
+    argv = ["--data-dir", str(tmp_path / "data"), "eval", str(tiny_set), "--retrieval-only",
+            "--audit", str(audit), "--out", str(tmp_path / "report")]
+    assert main(argv) != 0
+    assert message in capsys.readouterr().err
+
+
+def test_shipped_audits_name_only_real_answerable_questions():
+    from testdata import EVAL_MINI
+
+    from qa.evaluation import AUDIT_DIR, load_audit
+
+    for folder in (EVAL_MINI, EVAL_MINI.parent / "realtimeqa-2023"):
+        audit = load_audit(folder)
+        assert audit, f"no audit shipped for {folder.name}"
+        rows = {json.loads(x)["id"]: json.loads(x)
+                for x in (folder / "questions.jsonl").read_text().splitlines()}
+        assert all(rows[qid]["answerable"] for qid in audit)
+    assert (AUDIT_DIR / "realtimeqa-2023.jsonl").is_file()

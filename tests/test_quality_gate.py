@@ -1,7 +1,8 @@
 """CI gate: retrieval and answer quality on real news questions must not drop.
 
 Thresholds sit a little below the figures measured on 2026-11-26 (docs/evaluation.md), so a
-change that loses two or more questions fails here.
+change that loses two or more questions fails here. The seed article's retrieval gate (the
+right paragraph first for 10 of 11 paraphrased questions) is in test_kb.py.
 """
 
 import pytest
@@ -16,6 +17,9 @@ MIN_RECALL_5 = 0.76
 MIN_RECALL_20 = 0.88
 MIN_MRR = 0.60
 MIN_CHOICE = 0.64
+# on the 21 questions the audit (eval/audits/) found supported by an on-topic article:
+# recall@5 95.2 % (one miss) measured; two misses still pass, three fail
+MIN_SUPPORTED_RECALL_5 = 0.90
 
 
 MIN_ANSWERS_RIGHT_OF_FIRST_10 = 3  # measured 4/10 with the embedded 1.5B model
@@ -45,6 +49,8 @@ def test_retrieval_recall_on_the_mini_set(mini_results):
     assert s["recall"]["@20"] >= MIN_RECALL_20, s["recall"]
     assert s["mrr@10"] >= MIN_MRR
     assert s["choice_accuracy"] >= MIN_CHOICE
+    assert s["supported"] == 21
+    assert s["recall_supported"]["@5"] >= MIN_SUPPORTED_RECALL_5, s["recall_supported"]
 
 
 def test_a_few_full_answers_with_the_embedded_model(gate_settings, mini_results):
