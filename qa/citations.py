@@ -17,7 +17,7 @@ from qa import sentence_vectors
 from qa.answer_types import AnswerSentence, Citation
 from qa.evidence import Evidence
 from qa.support import SpanSupport, best_span, relevant, supports
-from qa.textspans import split_sentences
+from qa.textspans import content_words, split_sentences
 
 # [1]  [1, 2]  [1-2]  [Passage 1]  [passage 1; passage 3]
 _MARKER = re.compile(r"\s*\[((?:passage\s*)?\d+(?:\s*[,;–-]\s*(?:passage\s*)?\d+)*)\]", re.I)
@@ -73,8 +73,9 @@ def check_sentences(raw: str, evidence: Evidence) -> list[AnswerSentence]:
     vecs = sentence_vectors.encode([clean for clean, _ in parsed])
     out: list[AnswerSentence] = []
     n_passages = len(evidence.passages)
+    given = frozenset(content_words(evidence.question))
     for (clean, cited), vec in zip(parsed, vecs, strict=True):
-        spans = [best_span(clean, vec, evidence, i) for i in range(n_passages)]
+        spans = [best_span(clean, vec, evidence, i, given) for i in range(n_passages)]
         valid = [n for n in cited if 1 <= n <= n_passages]
         kept = [spans[n - 1] for n in valid
                 if supports(spans[n - 1].score) and relevant(spans[n - 1], evidence)]

@@ -79,6 +79,14 @@ class QuestionResult:
     """Answerable by the audit too (None: the set has no audit)."""
 
 
+def store_settings(folder: Path, settings: Settings) -> Settings:
+    """Settings of the set's own embedded store, under ``<data_dir>/eval/``, kept between runs
+    so a rerun on unchanged articles embeds nothing."""
+    digest = hashlib.sha256(folder.resolve().as_posix().encode()).hexdigest()[:8]
+    return settings.with_(data_dir=settings.data_dir / "eval" / f"{folder.name}-{digest}",
+                          seed_corpus=False, chroma_url=None, collection="eval")
+
+
 def load_set(folder: Path) -> tuple[Path, list[dict]]:
     articles = folder / "articles.jsonl"
     questions = folder / "questions.jsonl"
@@ -166,11 +174,7 @@ def run(
         raise QAError(f"the audit names questions the set does not have: {', '.join(unknown)}")
     if limit:
         rows = rows[:limit]
-    digest = hashlib.sha256(folder.resolve().as_posix().encode()).hexdigest()[:8]
-    store_dir = settings.data_dir / "eval" / f"{folder.name}-{digest}"
-    eval_settings = settings.with_(data_dir=store_dir, seed_corpus=False, chroma_url=None,
-                                   collection="eval", retrieval=retrieval, top_k=k)
-    kb = KnowledgeBase(eval_settings)
+    kb = KnowledgeBase(store_settings(folder, settings).with_(retrieval=retrieval, top_k=k))
     t0 = time.perf_counter()
     report = kb.add(articles, progress=progress)
     index_s = time.perf_counter() - t0

@@ -216,3 +216,17 @@ def test_fake_model_replays_queue() -> None:
     assert "".join(c.content for c in llm.stream("hi")) == "two words"
     with pytest.raises(RuntimeError):
         llm.invoke("again")
+
+
+def test_words_the_question_gave_are_not_the_claim(retrieve) -> None:
+    """A right answer that restates the question is supported by the answer's own words (its
+    premise words, "set the blast in motion", are nowhere in the article); a claim made only
+    of the question's words, or with a wrong name, is not."""
+    question = "Which family member of the North Korean leader set the blast in motion?"
+    evidence = build_evidence(question, retrieve(question, 4))
+    (right,) = check_sentences("Kim Yo Jong set the blast in motion [1].", evidence)
+    assert right.supported and "Kim Yo Jong" in right.citations[0].quote
+    (echo,) = check_sentences("A family member set the blast in motion.", evidence)
+    assert not echo.supported
+    (wrong,) = check_sentences("Xi Jinping set the blast in motion [1].", evidence)
+    assert not wrong.supported
