@@ -5,7 +5,7 @@ import json
 import pytest
 
 from qa.cli import main
-from qa.evaluation import contains_gold, normalize, question_type, wilson
+from qa.evaluation import contains_gold, normalize, partly_gold, question_type, wilson
 
 
 def test_scoring_rules():
@@ -13,6 +13,10 @@ def test_scoring_rules():
     assert contains_gold("He plays for the Buffalo Bills.", ["Buffalo Bills"])
     assert not contains_gold("He plays for Buffalo.", ["Buffalo Bills"])
     assert not contains_gold("a cartoon", ["car"])  # whole words only
+    assert not contains_gold("Joe Biden faced questions.", ["President Joe Biden"])
+    assert partly_gold("Joe Biden faced questions.", ["President Joe Biden"])
+    assert partly_gold("The Bay Area braces for floods.", ["San Francisco Bay Area"])
+    assert not partly_gold("Golden Globes 2023 aired.", ["Golden Globe Awards"])
     lo, hi = wilson(15, 25)
     assert lo < 0.6 < hi and 0.38 < lo < 0.42 and 0.76 < hi < 0.80
     assert question_type("How many people died?") == "how many"
@@ -74,7 +78,8 @@ def test_full_run_with_the_fake_model(tiny_set, tmp_path, capsys, monkeypatch):
             "--out", str(out)]
     assert main(argv) == 0
     summary = json.loads((out / "summary.json").read_text())
-    for key in ("accuracy", "accuracy_ci95", "false_refusal_rate", "refusal_rate_unanswerable",
+    for key in ("accuracy", "accuracy_ci95", "partial_accuracy", "false_refusal_rate",
+                "refusal_rate_unanswerable",
                 "citation_support_rate", "accuracy_by_type"):
         assert key in summary
     assert summary["refusal_rate_unanswerable"] == 1.0

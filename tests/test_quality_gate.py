@@ -22,7 +22,8 @@ MIN_CHOICE = 0.64
 MIN_SUPPORTED_RECALL_5 = 0.90
 
 
-MIN_ANSWERS_RIGHT_OF_FIRST_10 = 3  # measured 4/10 with the embedded 1.5B model
+MIN_ANSWERS_RIGHT_OF_FIRST_10 = 4  # measured 5/10 with the embedded 1.5B model (4/10 before
+# the answer prompt and the citation check changed, docs/evaluation.md)
 
 
 @pytest.fixture(scope="module")
