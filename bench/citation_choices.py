@@ -1,11 +1,11 @@
-"""How often the citation check accepts a right answer and rejects a wrong one (no LLM needed).
+"""How often the quote check accepts a right answer and rejects a wrong one (no LLM needed).
 
 The quizzes' multiple choices are ready-made answers: one right, three wrong, all on-topic.
-For every question whose retrieved passages hold a gold answer, each choice is put in two
-shapes a small model writes, "<choice>." and "<choice>: <the question restated>.", and run
-through ``qa.citations.check_sentences`` against the real top-k passages (as of the
-question's date). A right choice should be accepted, a wrong one rejected. Printed with and
-without counting the question's own words as given (``qa.support.lexical_support``).
+For every question whose retrieved passages hold a gold answer, each choice is given to
+``qa.grounding.verify`` as a claim in the two shapes a backend can send: with a quote (the
+passage sentence that holds the choice, as a JSON-mode model would copy it) and without one
+(a plain-text backend; the quote is then looked up by code). A right choice should be
+accepted; a wrong one rejected unless a relevant sentence really states it.
 
     .venv/bin/python bench/citation_choices.py [--set realtimeqa-2023-mini] [-k 5]
 """
@@ -14,35 +14,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from qa import citations  # noqa: E402
-from qa.config import Settings  # noqa: E402
-from qa.evaluation import contains_gold, load_audit, store_settings  # noqa: E402
-from qa.evidence import build_evidence  # noqa: E402
-from qa.kb import KnowledgeBase  # noqa: E402
-from qa.textspans import content_words  # noqa: E402
-
-
-def _claims(choice: str, question: str) -> list[str]:
-    return [f"{choice}.", f"{choice}: {question.rstrip(' ?:')}."]
+from qa.config import PROJECT_ROOT, Settings
+from qa.evaluation import contains_gold, load_audit, store_settings
+from qa.evidence import build_evidence
+from qa.grounding import Claim, verify
+from qa.kb import KnowledgeBase
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--set", default="realtimeqa-2023-mini")
-    ap.add_argument("--eval-dir", default=str(ROOT.parent / "shared" / "eval"))
+    ap.add_argument("--eval-dir", default=str(PROJECT_ROOT / "eval"))
     ap.add_argument("-k", type=int, default=5)
     args = ap.parse_args()
     folder = Path(args.eval_dir) / args.set
     kb = KnowledgeBase(store_settings(folder, Settings.from_env()))
     kb.add(folder / "articles.jsonl")
     audit = load_audit(folder)
-    cases = []
+    accepted = {(r, q): 0 for r in (True, False) for q in (True, False)}
+    total = dict(accepted)
     for line in (folder / "questions.jsonl").read_text().splitlines():
         q = json.loads(line)
         if not q["answerable"] or q["id"] in audit or not q.get("choices"):
@@ -53,22 +45,20 @@ def main() -> None:
         evidence = build_evidence(q["question"], passages)
         for choice in q["choices"]:
             right = contains_gold(choice, q["answers"])
-            for shape, claim in enumerate(_claims(choice, q["question"])):
-                cases.append((evidence, f"{claim} [1]", right, shape))
-    print(f"{args.set}: {len(cases)} claims from questions with the answer retrieved")
-    for label, words in (("question words count", lambda text: []),
-                         ("question words given", content_words)):
-        citations.content_words = words  # what check_sentences treats as given
-        accepted = {key: 0 for key in ((r, sh) for r in (True, False) for sh in (0, 1))}
-        total = dict(accepted)
-        for evidence, claim, right, shape in cases:
-            sentences = citations.check_sentences(claim, evidence)
-            total[right, shape] += 1
-            accepted[right, shape] += all(s.supported for s in sentences)
-        for shape, name in enumerate(("'<choice>.'", "'<choice>: <question>.'")):
-            print(f"  {label:22s} {name:25s} right accepted {accepted[True, shape]}/"
-                  f"{total[True, shape]}, wrong accepted {accepted[False, shape]}/"
-                  f"{total[False, shape]}")
+            holding = [(i, s.text) for i, p in enumerate(passages)
+                       for s in (evidence.sentences[j] for j in evidence.sentences_of(i))
+                       if contains_gold(s.text, [choice])]
+            for quoted in (True, False):
+                quote = holding[0][1] if quoted and holding else ""
+                n = holding[0][0] + 1 if quoted and holding else 1
+                claim = Claim(choice, n, quote, structured=quoted)
+                total[right, quoted] += 1
+                accepted[right, quoted] += verify(claim, evidence) is not None
+    print(f"{args.set}, k={args.k}: choices of questions whose answer was retrieved")
+    for quoted in (True, False):
+        name = "with the holding sentence as quote" if quoted else "no quote (found by code)"
+        print(f"  {name:36s} right accepted {accepted[True, quoted]}/{total[True, quoted]}, "
+              f"wrong accepted {accepted[False, quoted]}/{total[False, quoted]}")
 
 
 if __name__ == "__main__":

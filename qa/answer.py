@@ -8,12 +8,15 @@ this module knows nothing about Chroma or keyword indexes and is tested with pla
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from datetime import date
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import BaseMessage, SystemMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
@@ -21,19 +24,22 @@ from qa import refusal
 from qa.answer_types import (
     Answer,
     AnswerSentence,
+    Citation,
     ExtractiveEvent,
     FinalEvent,
     StreamEvent,
     TokenEvent,
 )
-from qa.citations import check_sentences
 from qa.config import Settings
 from qa.context import format_passages
-from qa.dates import as_of
+from qa.dates import parse_date, passage_date
 from qa.evidence import Evidence, build_evidence
 from qa.extractive import extractive_sentences
+from qa.grounding import parse_reply, verify
+from qa.llm import structured_output
 from qa.models import Passage
 from qa.prompts import load_prompt
+from qa.recency import staleness_note
 
 Retrieve = Callable[[str, int], list[Passage]]
 HistoryItem = tuple[str, str] | BaseMessage
@@ -57,9 +63,26 @@ def _history_lines(history: Sequence[HistoryItem]) -> list[tuple[str, str]]:
 
 
 def _prompt(system: str, user: str) -> ChatPromptTemplate:
+    # The system prompt is passed as a message, not a template: it shows the JSON reply shape,
+    # whose braces are not template fields.
     return ChatPromptTemplate.from_messages(
-        [("system", load_prompt(system)), ("human", load_prompt(user))]
+        [SystemMessage(load_prompt(system)), ("human", load_prompt(user))]
     )
+
+
+_REFERS_BACK = re.compile(
+    r"\b(it|its|it's|they|them|their|theirs|he|him|his|she|her|hers|this|that|these|those|"
+    r"there|then|the same|such|former|latter|also|too|else|other|another|more|again)\b",
+    re.I,
+)
+
+
+def refers_back(question: str) -> bool:
+    """Whether a follow-up needs the conversation to make sense ("Who built it?", "And in
+    2019?"). Only those pay for a rewrite by the model; a question that names its subject is
+    searched as it stands, so nothing waits on an extra model call."""
+    words = re.findall(r"[\w'’]+", question)
+    return len(words) <= 4 or bool(_REFERS_BACK.search(question))
 
 
 def rewrite_question(question: str, history: Sequence[HistoryItem], llm: BaseChatModel) -> str:
@@ -104,53 +127,80 @@ def _finish(
     evidence: Evidence,
     raw: str,
     timings: dict,
-    instant: Answer,
+    today: date | None,
 ) -> Answer:
-    """Check the model's text and decide: a cited answer, the extractive one, or a refusal.
+    """Check the model's claim (``qa.grounding``): a short answer backed by a verified quote,
+    or a refusal. Refusal comes from this check, not from the model's mood or a score."""
+    verified = verify(parse_reply(raw), evidence)
+    if verified is None:
+        return replace(_refusal(question, standalone, evidence, timings), raw=raw)
+    pi = verified.passage_index
+    p = evidence.passages[pi]
+    citation = Citation(
+        n=pi + 1,
+        passage=p,
+        start=verified.quote_start,
+        end=verified.quote_end,
+        quote=p.text[verified.quote_start - p.start : verified.quote_end - p.start],
+        support=round(verified.relevance, 4),
+        sentence=p.text[verified.sentence_start - p.start : verified.sentence_end - p.start],
+    )
+    answer = verified.answer.strip().rstrip(".")
+    text = f"{answer} [{citation.n}]"
+    note = staleness_note(standalone, p, today)
+    if note:
+        text = f"{note} {text}"
+    sentence = AnswerSentence(text=text, citations=(citation,), supported=True,
+                              corrected=verified.corrected)
+    return Answer(
+        text=text,
+        sentences=(sentence,),
+        refused=False,
+        confidence=round(verified.relevance, 3),
+        question=question,
+        standalone_question=standalone,
+        passages=evidence.passages,
+        kind="generated",
+        as_of=note and passage_date(p),
+        raw=raw,
+        timings=timings,
+    )
 
-    When the model declines (or nothing it wrote is supported) but the evidence is strong,
-    the checked extractive answer stands: a refusal is decided from evidence, and the 1.5B
-    model says "not in the articles" about facts that are plainly there (measured: 2 of 10
-    seed questions, docs/answers.md).
-    """
-    sentences = [] if refusal.model_refused(raw) else check_sentences(raw, evidence)
-    if refusal.unsupported(sentences):
-        if refusal.extractive_fallback(evidence.best_score) and instant.sentences:
-            return replace(instant, raw=raw, timings=timings,
-                           confidence=round(instant.confidence * 0.8, 3))
-        refused = _refusal(question, standalone, evidence, timings)
-        return replace(refused, sentences=tuple(sentences), raw=raw)
-    return _compose(question, standalone, evidence, sentences, raw, timings, "generated")
 
-
-def _compose(
+def _compose_extractive(
     question: str,
     standalone: str,
     evidence: Evidence,
     sentences: Sequence[AnswerSentence],
-    raw: str,
     timings: dict,
-    kind: str,
 ) -> Answer:
-    shown = [s.text for s in sentences if s.supported]
-    cited = [c.passage for s in sentences for c in s.citations]
-    date = as_of(standalone, cited)
-    text = " ".join(shown)
-    if date and "as of" not in text.lower():
-        text = f"As of {date}: {text}"
     return Answer(
-        text=text,
+        text=" ".join(s.text for s in sentences),
         sentences=tuple(sentences),
         refused=False,
-        confidence=refusal.confidence(evidence.best_score, sentences),
+        confidence=round(max(0.0, evidence.best_score), 3),
         question=question,
         standalone_question=standalone,
         passages=evidence.passages,
-        kind=kind,  # type: ignore[arg-type]
-        as_of=date,
-        raw=raw,
+        kind="extractive",
         timings=timings,
     )
+
+
+def _answer_field(raw: str) -> str | None:
+    """The ``"answer"`` value of a JSON reply still being written (None while it is not a JSON
+    reply), so that a reader watches the answer grow, not braces and keys."""
+    head = raw.lstrip()
+    if not head.startswith("{"):
+        return None
+    m = re.search(r'"answer"\s*:\s*"((?:[^"\\]|\\.)*)', head)
+    if not m:
+        return ""
+    value = m.group(1)
+    try:
+        return json.loads(f'"{value}"')
+    except json.JSONDecodeError:
+        return value.replace('\\"', '"')
 
 
 def stream(
@@ -160,32 +210,48 @@ def stream(
     retrieve: Retrieve,
     settings: Settings,
     llm: BaseChatModel | None = None,
+    as_of: str | None = None,
 ) -> Iterator[StreamEvent]:
     """Answer ``question``: instant extractive answer, then model tokens, then the final
-    checked ``Answer``. ``llm`` defaults to the model ``settings.llm`` names."""
+    checked ``Answer``. A follow-up that needs rewriting gets a provisional extractive answer
+    before the rewrite and a second one after it. ``llm`` defaults to the model
+    ``settings.llm`` names; ``as_of`` is the day the question is asked (default: today), which
+    decides what counts as old news."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     history = list(history or [])
+    today = parse_date(as_of) if as_of else date.today()
     if llm is None:
         from qa.llm import get_chat_model
 
         llm = get_chat_model(settings)
-    standalone = rewrite_question(question, history, llm) if history else question
+    standalone = question
+    if history and refers_back(question):
+        # The rewrite is a model call (seconds on 2 cores): show the best sentences for the
+        # question joined to the previous one while it runs, so the reader is not left waiting.
+        last_user = next((c for who, c in reversed(_history_lines(history)) if who == "User"),
+                         "")
+        provisional = f"{last_user} {question}".strip()
+        early = build_evidence(provisional, list(retrieve(provisional, settings.top_k)))
+        if early.passages and not refusal.nothing_related(early.best_score):
+            yield ExtractiveEvent(_compose_extractive(
+                question, provisional, early, extractive_sentences(early),
+                {"extractive": time.perf_counter() - t0}))
+        standalone = rewrite_question(question, history, llm)
     timings["rewrite"] = time.perf_counter() - t0
     passages = list(retrieve(standalone, settings.top_k))
     timings["retrieve"] = time.perf_counter() - t0
     evidence = build_evidence(standalone, passages)
 
-    if not passages or refusal.weak_evidence(evidence.best_score):
+    if not passages or refusal.nothing_related(evidence.best_score):
         timings["extractive"] = timings["total"] = time.perf_counter() - t0
         answer = _refusal(question, standalone, evidence, timings)
         yield ExtractiveEvent(answer)
         yield FinalEvent(answer)
         return
 
-    instant = _compose(
-        question, standalone, evidence, extractive_sentences(evidence), "", dict(timings),
-        "extractive",
+    instant = _compose_extractive(
+        question, standalone, evidence, extractive_sentences(evidence), dict(timings)
     )
     timings["extractive"] = time.perf_counter() - t0
     yield ExtractiveEvent(replace(instant, timings=dict(timings)))
@@ -194,17 +260,23 @@ def stream(
         passages=format_passages(evidence), question=standalone
     )
     pieces: list[str] = []
-    for chunk in llm.stream(messages):
+    shown = ""
+    for chunk in llm.stream(messages, **structured_output(llm, len(evidence.passages))):
         text = chunk.text
         if not text:
             continue
         if not pieces:
             timings["first_token"] = time.perf_counter() - t0
         pieces.append(text)
-        yield TokenEvent(text)
+        field = _answer_field("".join(pieces))
+        if field is None:
+            yield TokenEvent(text)
+        elif len(field) > len(shown) and field.startswith(shown):
+            yield TokenEvent(field[len(shown):])
+            shown = field
     raw = "".join(pieces)
     timings["total"] = time.perf_counter() - t0
-    yield FinalEvent(_finish(question, standalone, evidence, raw, timings, instant))
+    yield FinalEvent(_finish(question, standalone, evidence, raw, timings, today))
 
 
 def ask(
@@ -214,10 +286,12 @@ def ask(
     retrieve: Retrieve,
     settings: Settings,
     llm: BaseChatModel | None = None,
+    as_of: str | None = None,
 ) -> Answer:
     """The final checked ``Answer`` for ``question`` (``stream`` without the events)."""
     final: Answer | None = None
-    for event in stream(question, history, retrieve=retrieve, settings=settings, llm=llm):
+    for event in stream(question, history, retrieve=retrieve, settings=settings, llm=llm,
+                        as_of=as_of):
         if isinstance(event, FinalEvent):
             final = event.answer
     assert final is not None

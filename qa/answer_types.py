@@ -26,9 +26,12 @@ class Citation:
     end: int
     """One past the span's last character: ``article_text[start:end] == quote``."""
     quote: str
-    """The supporting span itself (one or two sentences of the passage)."""
+    """The supporting span itself, verbatim from the article: what the source panel
+    highlights."""
     support: float
-    """Support score of the sentence by this span, 0..1 (see docs/answers.md)."""
+    """How much the quote's sentence is about the question, 0..1 (the evidence score)."""
+    sentence: str = ""
+    """The whole sentence(s) around the quote, shown under the answer ("" = the quote)."""
 
     def to_dict(self) -> dict:
         """The ``--json`` shape of one citation."""
@@ -41,6 +44,7 @@ class Citation:
             "start": self.start,
             "end": self.end,
             "quote": self.quote,
+            "sentence": self.sentence or self.quote,
         }
 
 

@@ -146,7 +146,7 @@ def _print_answer(answer, as_json: bool) -> None:
         return
     for c in answer.citations:
         date = f" ({c.passage.published})" if c.passage.published else ""
-        print(f"  [{c.n}] {c.passage.title}{date}: “{c.quote}”")
+        print(f"  [{c.n}] {c.passage.title}{date}: “{c.sentence or c.quote}”")
 
 
 def _answer_streaming(kb, question: str, history, as_of: str | None = None) -> object:

@@ -95,6 +95,15 @@ class QuestionResult:
     timings: dict[str, float] = field(default_factory=dict)
     supported: bool | None = None
     """Answerable by the audit too (None: the set has no audit)."""
+    quote_exact: bool | None = None
+    """Every citation's quote is the article's text at its offsets and lies in its passage."""
+    answered_from: str | None = None
+    """Publication date of the cited article (for the recency measurements)."""
+
+    @property
+    def wrong_shown(self) -> bool:
+        """An answer was shown and it is wrong: what costs a reader most."""
+        return self.refused is False and not self.correct
 
 
 def store_settings(folder: Path, settings: Settings) -> Settings:
@@ -229,6 +238,11 @@ def run(
                 contains_gold(c.passage.text, row["answers"]) for c in answer.citations)
             r.confidence = answer.confidence
             r.timings.update(answer.timings)
+            if answer.citations:
+                r.quote_exact = all(
+                    kb.article_text(c.passage.doc_id)[c.start:c.end] == c.quote
+                    and c.quote in c.passage.text for c in answer.citations)
+                r.answered_from = answer.citations[0].passage.published
         results.append(r)
         if progress:
             progress(i + 1, len(rows))
@@ -284,6 +298,12 @@ def summarize(results: list[QuestionResult], meta: dict) -> dict:
         s.update(_answer_scores(answerable))
         if audited:
             s.update({f"{key}_supported": v for key, v in _answer_scores(supported).items()})
+        s["wrong_shown_rate"] = sum(1 for r in answered if r.wrong_shown) / len(answered)
+        s["wrong_shown"] = sum(1 for r in answered if r.wrong_shown)
+        s["questions_answered"] = len(answered)
+        quoted = [r for r in answered if r.quote_exact is not None]
+        s["quote_exactness"] = (sum(1 for r in quoted if r.quote_exact) / len(quoted)
+                                if quoted else None)
         s["refusal_rate_unanswerable"] = (
             sum(1 for r in unanswerable if r.refused) / len(unanswerable) if unanswerable else None
         )
@@ -414,7 +434,12 @@ def write_report(results: list[QuestionResult], summary: dict, out_dir: Path) ->
                 _pct(summary["partial_accuracy_supported"]) if audited else None),
             row("false refusals", _pct(summary["false_refusal_rate"]),
                 _pct(summary["false_refusal_rate_supported"]) if audited else None),
+            row("**wrong answers shown** (share of all questions)",
+                f"{_pct(summary['wrong_shown_rate'])} ({summary['wrong_shown']} of "
+                f"{summary['questions_answered']})"),
             row("refusals (unanswerable)", _pct(summary["refusal_rate_unanswerable"])),
+            row("quote exactness (quote is the article's text at its offsets)",
+                _pct(summary["quote_exactness"])),
             row("citation support", _pct(summary["citation_support_rate"])),
         ]
     for stage, v in summary["latency"].items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 from qa.answer_types import AnswerSentence, Citation
 from qa.citations import render
 from qa.evidence import Evidence
+from qa.quotes import is_assertion
 
 RUNNER_UP_MARGIN = 0.05
 
@@ -20,6 +21,10 @@ def extractive_sentences(evidence: Evidence, max_sentences: int = 2) -> list[Ans
     if not evidence.sentences:
         return []
     order = sorted(range(len(evidence.sentences)), key=lambda i: -evidence.question_scores[i])
+    # a question or a headline in an article matches the question best and answers nothing
+    order = [i for i in order if is_assertion(evidence.sentences[i].text)]
+    if not order:
+        return []
     top = order[0]
     chosen = [top]
     best = float(evidence.question_scores[top])

@@ -278,7 +278,7 @@ class KnowledgeBase:
 
         yield from answer.stream(
             question, history, retrieve=retrieve, settings=self.settings,
-            llm=self.chat_model(),
+            llm=self.chat_model(), as_of=as_of,
         )
 
     def ask(self, question: str, history=None, *, as_of: str | None = None):

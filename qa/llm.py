@@ -116,11 +116,15 @@ class EmbeddedChatModel(BaseChatModel):
         return load_llama(self.model_path, self.n_threads, self.n_ctx)
 
     def _params(self, stop: list[str] | None, **kwargs: Any) -> dict[str, Any]:
-        return {
+        params = {
             "temperature": kwargs.get("temperature", self.temperature),
             "max_tokens": kwargs.get("max_tokens", self.max_tokens),
             "stop": stop or [],
         }
+        if kwargs.get("json_schema"):
+            # llama.cpp turns the schema into a grammar: the model cannot write anything else
+            params["response_format"] = {"type": "json_object", "schema": kwargs["json_schema"]}
+        return params
 
     def _generate(
         self,
@@ -164,6 +168,24 @@ class EmbeddedChatModel(BaseChatModel):
                 if run_manager:
                     run_manager.on_llm_new_token(text, chunk=chunk)
                 yield chunk
+
+
+def structured_output(llm: BaseChatModel, n_passages: int) -> dict[str, Any]:
+    """Call options that hold ``llm``'s reply to the answer's JSON shape, for the backends that
+    can (llama.cpp grammar, OpenAI ``response_format``, Ollama ``format``); {} for the others,
+    whose plain-text replies ``qa.grounding.parse_reply`` also reads."""
+    from qa.grounding import answer_schema
+
+    schema = answer_schema(n_passages)
+    if isinstance(llm, EmbeddedChatModel):
+        return {"json_schema": schema}
+    kind = type(llm).__name__
+    if kind == "ChatOpenAI":
+        return {"response_format": {"type": "json_schema", "json_schema": {
+            "name": "answer", "schema": schema}}}
+    if kind == "ChatOllama":
+        return {"format": schema}
+    return {}
 
 
 def embedded_model_path(settings: Settings, name: str = "") -> Path:

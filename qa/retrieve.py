@@ -13,6 +13,7 @@ import numpy as np
 
 from .keyword import KeywordIndex
 from .models import Passage
+from .recency import asks_recent, is_recent
 from .store import ChromaStore, passage_from
 
 Mode = Literal["dense", "keyword", "hybrid", "rerank"]
@@ -25,6 +26,9 @@ _RRF_K = 60  # the usual reciprocal-rank-fusion constant (Cormack et al. 2009)
 _FUTURE_SLACK = timedelta(days=2)
 _RECENT = timedelta(days=30)
 _RECENT_BONUS = 0.006
+# "This week" questions: recent on-topic passages first (docs/evaluation.md, recency rule).
+_ON_TOPIC_DEPTH = 20
+_THIS_WEEK_BONUS = 0.02
 
 
 def _day(text: str | None) -> date | None:
@@ -34,17 +38,26 @@ def _day(text: str | None) -> date | None:
         return None
 
 
-def prefer_recent(ranked: list[Passage], as_of: str, k: int) -> list[Passage]:
-    """Re-rank best-first passages for a question asked on ``as_of`` (YYYY-MM-DD)."""
+def prefer_recent(
+    ranked: list[Passage], as_of: str, k: int, question: str = ""
+) -> list[Passage]:
+    """Re-rank best-first passages for a question asked on ``as_of`` (YYYY-MM-DD).
+
+    A question about "this week" (``qa.recency.asks_recent``) puts the on-topic passages of
+    the days before it first: among the ``_ON_TOPIC_DEPTH`` best candidates, those published in
+    ``RECENT_WINDOW`` outrank every older one."""
     day = _day(as_of)
     if day is None:
         raise ValueError(f"as_of must be a YYYY-MM-DD date, got {as_of!r}")
+    recent_question = asks_recent(question)
     scored = []
     for rank, p in enumerate(ranked):
         published = _day(p.published)
         if published is not None and published > day + _FUTURE_SLACK:
             continue
         bonus = _RECENT_BONUS if published is not None and day - published <= _RECENT else 0.0
+        if recent_question and rank < _ON_TOPIC_DEPTH and is_recent(p, day):
+            bonus += _THIS_WEEK_BONUS
         scored.append((1.0 / (_RRF_K + rank + 1) + bonus, rank, p))
     scored.sort(key=lambda t: (-t[0], t[1]))
     return [p for _, _, p in scored[:k]]
@@ -104,7 +117,7 @@ def search(
     if as_of:
         depth = max(50, 10 * k)
         ranked = search(store, keyword, query_vec, question, depth, mode)
-        return prefer_recent(ranked, as_of, k)
+        return prefer_recent(ranked, as_of, k, question)
     if mode == "dense":
         return store.search(query_vec, k)
     if mode == "keyword":

@@ -26,12 +26,18 @@ def test_ask_cites_spans_of_the_stored_article(seeded_kb):
 
 def test_stream_gives_extractive_then_tokens_then_final(seeded_kb):
     seeded_kb._chat_model = FakeChatModel(
-        outputs=["North Korea blew up the liaison office in Kaesong [1]."]
+        outputs=['{"answer": "an office set up to foster better ties with South Korea", '
+                 '"passage": 1, "quote": "North Korea blew up an office set up to foster '
+                 'better ties with South Korea in its border town of Kaesong"}']
     )
     events = list(seeded_kb.stream("What did North Korea blow up?"))
     assert isinstance(events[0], ExtractiveEvent) and events[0].answer.citations
     assert any(isinstance(e, TokenEvent) for e in events)
-    assert isinstance(events[-1], FinalEvent) and "liaison office" in events[-1].answer.text
+    final = events[-1]
+    assert isinstance(final, FinalEvent) and not final.answer.refused
+    assert final.answer.text.startswith("an office set up to foster better ties")
+    assert "".join(e.text for e in events if isinstance(e, TokenEvent)) == (
+        "an office set up to foster better ties with South Korea")
 
 
 def test_out_of_scope_question_is_refused_whatever_the_model_says(seeded_kb):

@@ -1,0 +1,69 @@
+"""Re-check the model's stored replies under other verification rules, without the model.
+
+``qa eval`` keeps each question's raw model reply (``results.jsonl``). Retrieval is
+deterministic, so the evidence can be rebuilt and ``qa.grounding.verify`` re-run with other
+settings in seconds: this is how the quote-check rules were chosen on the tuning sets
+(docs/answers.md). Prints, per rule: right, wrong shown, refused.
+
+    python bench/reverify.py eval/realtimeqa-2023 eval-results/realtimeqa-2023/results.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from qa import grounding
+from qa.config import Settings
+from qa.evaluation import contains_gold, store_settings
+from qa.evidence import build_evidence
+from qa.kb import KnowledgeBase
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dataset")
+    ap.add_argument("results")
+    ap.add_argument("-k", type=int, default=5)
+    args = ap.parse_args()
+    folder = Path(args.dataset)
+    rows = [json.loads(line) for line in open(args.results)]
+    dates = {json.loads(line)["id"]: json.loads(line).get("date")
+             for line in open(folder / "questions.jsonl")}
+    kb = KnowledgeBase(store_settings(folder, Settings.from_env()).with_(top_k=args.k))
+    cases = []
+    for r in rows:
+        if r.get("raw") is None:
+            continue
+        passages = kb.retrieve(r["question"], args.k, as_of=dates.get(r["id"]))
+        cases.append((r, build_evidence(r["question"], passages)))
+
+    def score(label: str) -> None:
+        right = wrong = refused = by_code = 0
+        for r, ev in cases:
+            v = grounding.verify(grounding.parse_reply(r["raw"]), ev) if r["raw"] else None
+            if v is None:
+                refused += 1
+                continue
+            by_code += v.quote_by_code
+            if r["answerable"] and contains_gold(v.answer, r["answers"]):
+                right += 1
+            else:
+                wrong += 1
+        n = len(cases)
+        print(f"{label:40s} right {right:3d}  wrong shown {wrong:3d} ({100 * wrong / n:4.1f} %)"
+              f"  refused {refused:3d}  quote by code {by_code}")
+
+    base_floor = grounding.RELEVANCE_FLOOR
+    for floor in (base_floor, 0.2, 0.3, 0.4, 0.5):
+        grounding.RELEVANCE_FLOOR = floor
+        score(f"floor {floor:.2f}")
+    grounding.RELEVANCE_FLOOR = base_floor
+    grounding.FIND_QUOTE_BY_CODE = False
+    score("no quote by code")
+    grounding.FIND_QUOTE_BY_CODE = True
+
+
+if __name__ == "__main__":
+    main()

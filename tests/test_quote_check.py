@@ -1,0 +1,129 @@
+"""The quote check: an answer stands on a verbatim quote that contains it (qa.quotes,
+qa.grounding), checked with plain passages and the fake model's replies."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa.evidence import build_evidence
+from qa.grounding import parse_reply, verify
+from qa.models import Passage
+from qa.quotes import answer_in_quote, find_quote, is_headline, is_question
+
+SEED = (
+    "North Korea blew up an office set up to foster better ties with South Korea in its "
+    "border town of Kaesong on Tuesday, Reuters reported.\n\n"
+    "North Korea’s KCNA state news said the liaison office was “tragically ruined with a "
+    "terrific explosion”.\n\n"
+    "South Korea spent at least 9.78 billion won (US$8.6 million) in 2018 to renovate the "
+    "building, which stood as a gleaming four-storey blue glass structure."
+)
+SPORTS = (
+    "Super Bowl Champions Through the Years\n\n"
+    "What NFL teams have never won a Super Bowl?\n\n"
+    "Four franchises have never reached the game at all."
+)
+
+
+def _passage(text: str, title: str, n: int) -> Passage:
+    return Passage(doc_id=f"d{n}", title=title, source=f"s{n}", published=None, text=text,
+                   start=0, end=len(text), score=0.5, chunk_index=0, chunk_id=f"c{n}")
+
+
+@pytest.fixture(scope="module")
+def seed_evidence():
+    def make(question: str):
+        return build_evidence(question, [_passage(SEED, "Liaison office", 1),
+                                         _passage(SPORTS, "Super Bowl", 2)])
+    return make
+
+
+def _reply(answer: str, passage: int, quote: str) -> str:
+    return json.dumps({"answer": answer, "passage": passage, "quote": quote})
+
+
+def test_one_word_answer_with_real_quote_passes(seed_evidence):
+    ev = seed_evidence("In which town was the office?")
+    quote = ("North Korea blew up an office set up to foster better ties with South Korea in "
+             "its border town of Kaesong on Tuesday, Reuters reported.")
+    v = verify(parse_reply(_reply("Kaesong", 1, quote)), ev)
+    assert v is not None and v.answer == "Kaesong" and v.passage_index == 0
+    assert SEED[v.quote_start:v.quote_end] == quote
+    assert not v.quote_by_code and not v.corrected
+
+
+def test_quote_differing_in_whitespace_and_typographic_quotes_passes(seed_evidence):
+    ev = seed_evidence("How did KCNA describe what happened to the liaison office?")
+    quote = ('North  Korea\'s KCNA state news said the liaison office was\n"tragically '
+             'ruined with a terrific explosion".')
+    v = verify(parse_reply(_reply("tragically ruined", 1, quote)), ev)
+    assert v is not None and not v.quote_by_code
+    # the highlighted span is the article's own text, with its own typography
+    assert SEED[v.quote_start:v.quote_end].startswith("North Korea’s KCNA")
+    assert SEED[v.quote_start:v.quote_end].endswith("explosion”.")
+
+
+def test_case_difference_passes():
+    assert find_quote("SOUTH KOREA SPENT at least 9.78 billion won", SEED) == (
+        SEED.index("South Korea spent"), SEED.index("South Korea spent") + 43)
+
+
+def test_question_sentence_fails(seed_evidence):
+    ev = seed_evidence("Which NFL team recently won the Super Bowl?")
+    claim = parse_reply(_reply("What NFL teams have never won a Super Bowl", 2,
+                               "What NFL teams have never won a Super Bowl?"))
+    assert verify(claim, ev) is None
+    assert is_question("What NFL teams have never won a Super Bowl?")
+
+
+def test_headline_fails(seed_evidence):
+    ev = seed_evidence("Which champions won the Super Bowl through the years?")
+    claim = parse_reply(_reply("Champions", 2, "Super Bowl Champions Through the Years"))
+    assert verify(claim, ev) is None
+    assert is_headline("North Korea Blows up Liaison Office on Its Side of Border With South")
+    assert not is_headline("Four franchises have never reached the game at all.")
+
+
+def test_answer_absent_from_quote_fails(seed_evidence):
+    ev = seed_evidence("In which town was the office?")
+    quote = ("North Korea’s KCNA state news said the liaison office was “tragically ruined "
+             "with a terrific explosion”.")
+    # the quote is real but does not say Pyongyang, and no passage sentence does
+    assert verify(parse_reply(_reply("Pyongyang", 1, quote)), ev) is None
+
+
+def test_invented_quote_and_answer_fail(seed_evidence):
+    ev = seed_evidence("How much did South Korea spend on the building?")
+    claim = parse_reply(_reply("450 billion won", 1, "South Korea spent 450 billion won."))
+    assert verify(claim, ev) is None
+
+
+def test_wrong_passage_number_is_corrected(seed_evidence):
+    ev = seed_evidence("How much did South Korea spend on the building?")
+    quote = "South Korea spent at least 9.78 billion won (US$8.6 million) in 2018"
+    v = verify(parse_reply(_reply("9.78 billion won", 2, quote)), ev)
+    assert v is not None and v.passage_index == 0 and v.corrected
+
+
+def test_plain_text_reply_still_works(seed_evidence):
+    """A backend with no JSON mode: "answer [n]" and the quote is found by code."""
+    ev = seed_evidence("In which town was the office?")
+    v = verify(parse_reply("Kaesong [1]."), ev)
+    assert v is not None and v.quote_by_code
+    assert "Kaesong" in SEED[v.quote_start:v.quote_end]
+
+
+def test_decline_and_echoed_question_are_refused(seed_evidence):
+    ev = seed_evidence("What is the capital of France?")
+    assert verify(parse_reply(_reply("NOT IN ARTICLES", 0, "")), ev) is None
+    assert verify(parse_reply("NOT IN ARTICLES"), ev) is None
+    assert verify(parse_reply(_reply("Paris", 1, "Paris is the capital of France.")), ev) is None
+
+
+def test_answer_words_given_by_question_do_not_count():
+    q = "How many storeys did the building have?"
+    assert answer_in_quote("four storeys", "a gleaming four-storey blue glass structure", q)
+    assert answer_in_quote("4", "a gleaming four-storey blue glass structure", q)
+    assert not answer_in_quote("the building", "the building stood", q)  # claims nothing
