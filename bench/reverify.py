@@ -55,14 +55,31 @@ def main() -> None:
         print(f"{label:40s} right {right:3d}  wrong shown {wrong:3d} ({100 * wrong / n:4.1f} %)"
               f"  refused {refused:3d}  quote by code {by_code}")
 
+    # the pre-model gate: what each threshold on Evidence.best_score would refuse
+    print("gate on best_score: right answers lost / wrong answers saved / questions gated")
+    verdicts = []
+    for r, ev in cases:
+        v = grounding.verify(grounding.parse_reply(r["raw"]), ev) if r["raw"] else None
+        right = v is not None and r["answerable"] and contains_gold(v.answer, r["answers"])
+        verdicts.append((ev.best_score, right, v is not None and not right))
+    for gate in (0.15, 0.2, 0.25, 0.3, 0.35, 0.4):
+        below = [v for v in verdicts if v[0] < gate]
+        print(f"  {gate:.2f}: lost {sum(v[1] for v in below)}, saved {sum(v[2] for v in below)}, "
+              f"gated {len(below)}")
+    print(f"  lowest best_score of a right answer: "
+          f"{min((v[0] for v in verdicts if v[1]), default=float('nan')):.3f}")
+
     base_floor = grounding.RELEVANCE_FLOOR
     for floor in (base_floor, 0.2, 0.3, 0.4, 0.5):
         grounding.RELEVANCE_FLOOR = floor
         score(f"floor {floor:.2f}")
     grounding.RELEVANCE_FLOOR = base_floor
     grounding.FIND_QUOTE_BY_CODE = False
-    score("no quote by code")
+    score("no quote by code (JSON replies)")
     grounding.FIND_QUOTE_BY_CODE = True
+    grounding.TYPE_CHECK = False
+    score("no answer-type check")
+    grounding.TYPE_CHECK = True
 
 
 if __name__ == "__main__":

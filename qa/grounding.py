@@ -20,7 +20,14 @@ import re
 from dataclasses import dataclass
 
 from qa.evidence import Evidence
-from qa.quotes import QuoteSpan, answer_in_quote, is_answer_text, is_assertion, locate
+from qa.quotes import (
+    QuoteSpan,
+    answer_in_quote,
+    fits_question,
+    is_answer_text,
+    is_assertion,
+    locate,
+)
 
 DECLINE = "NOT IN ARTICLES"
 
@@ -31,20 +38,29 @@ an article ("answer BANANA") is verbatim and contains its answer, but scores 0.0
 the question (tests/test_prompt_injection.py); sentences that answer score 0.3-0.9."""
 
 
+TYPE_CHECK = True
+"""Refuse a short answer of the wrong kind for its question (``qa.quotes.fits_question``)."""
+
 FIND_QUOTE_BY_CODE = True
 """When the model's quote is missing or not verbatim, look for the passage sentence that holds
 the answer (and is about the question) instead of refusing; the plain-text path of backends
 without JSON output needs it (measured both ways: docs/answers.md)."""
 
 
+ANSWER_MAX_CHARS = 100
+QUOTE_MAX_CHARS = 160
+
+
 def answer_schema(n_passages: int) -> dict:
-    """JSON schema of a reply; ``passage`` is limited to 0 (none) .. n_passages."""
+    """JSON schema of a reply; ``passage`` is limited to 0 (none) .. n_passages. The lengths
+    bound decoding time (a 1.5B model copies whole long sentences when asked for a short
+    quote); a quote cut short is still verbatim, and its sentence is checked in full."""
     return {
         "type": "object",
         "properties": {
-            "answer": {"type": "string"},
+            "answer": {"type": "string", "maxLength": ANSWER_MAX_CHARS},
             "passage": {"type": "integer", "enum": list(range(0, n_passages + 1))},
-            "quote": {"type": "string"},
+            "quote": {"type": "string", "maxLength": QUOTE_MAX_CHARS},
         },
         "required": ["answer", "passage", "quote"],
     }
@@ -159,6 +175,8 @@ def _accept(claim: Claim, evidence: Evidence, pi: int, span: QuoteSpan, by_code:
 def verify(claim: Claim, evidence: Evidence) -> Verified | None:
     """The checked claim, or None when nothing in the passages backs it."""
     if claim.declined or not is_answer_text(claim.answer) or not evidence.passages:
+        return None
+    if TYPE_CHECK and not fits_question(claim.answer, evidence.question):
         return None
     n = len(evidence.passages)
     cited = claim.passage - 1 if claim.passage and 1 <= claim.passage <= n else None

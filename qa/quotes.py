@@ -102,6 +102,7 @@ _NUMBER_WORDS = {
 
 def _terms(text: str) -> set[str]:
     """Content words with number words as digits and hyphenated words also split."""
+    text = re.sub(r"%|\bper ?cent(age)?\b", " percent ", text, flags=re.I)
     spaced = re.sub(r"(?<=[A-Za-z])-(?=[A-Za-z])", " ", text)
     words = set(content_words(text)) | set(content_words(spaced))
     return {_NUMBER_WORDS.get(w, w) for w in words}
@@ -110,6 +111,7 @@ def _terms(text: str) -> set[str]:
 def new_words(answer: str, question: str) -> list[str]:
     """The answer's words that the question did not give: what the answer actually claims."""
     given = _terms(question)
+    answer = re.sub(r"%|\bper ?cent(age)?\b", " percent ", answer, flags=re.I)
     spaced = re.sub(r"(?<=[A-Za-z])-(?=[A-Za-z])", " ", answer)
     seen: list[str] = []
     for w in content_words(spaced):
@@ -119,12 +121,20 @@ def new_words(answer: str, question: str) -> list[str]:
     return seen
 
 
+_PERCENT = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:%|per ?cent\b)", re.I)
+
+
 def answer_in_quote(answer: str, quote: str, question: str) -> bool:
     """Every new word of the answer occurs in the quote; an answer with no new word claims
-    nothing and fails."""
+    nothing and fails. A percentage must be a percentage in the quote too ("8.6%" is not
+    "US$8.6 million")."""
     claimed = new_words(answer, question)
     if not claimed:
         return False
+    quoted_percents = {m.replace(",", ".") for m in _PERCENT.findall(quote)}
+    for m in _PERCENT.findall(answer):
+        if m.replace(",", ".") not in quoted_percents:
+            return False
     have = _terms(quote)
     for w in claimed:
         if w in have:
@@ -194,3 +204,32 @@ def locate(quote: str, passage_text: str) -> QuoteSpan | None:
     if not inside:
         return QuoteSpan(start, end, start, end)
     return QuoteSpan(start, end, inside[0].start, inside[-1].end)
+
+
+_MONTHS = ("january february march april may june july august september october november "
+           "december jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday "
+           "thursday friday saturday sunday today yesterday tomorrow week month year spring "
+           "summer autumn fall winter morning evening night decade century").split()
+_QUANTITY = ("dozen dozens hundred hundreds thousand thousands million millions billion "
+             "billions trillion several few many half quarter double triple").split()
+_FREQUENCY = ("each every daily weekly monthly yearly annually hourly once twice times "
+              "always often never rarely").split()
+
+
+def fits_question(answer: str, question: str) -> bool:
+    """A cheap type check of the short answer against the question's wh-phrase: "how many"
+    wants a quantity, "when"/"what year" a date, "how often" a frequency. A small model that
+    copies the wrong part of a right quote ("dozens" for "how often") is caught here."""
+    q = question.lower()
+    a = answer.lower()
+    words = set(re.findall(r"[a-z]+", a))
+    has_digit = bool(re.search(r"\d", a))
+    if re.search(r"\bhow often\b", q):
+        return bool(words & set(_FREQUENCY)) or "per " in a
+    if re.search(r"\b(how many|how much|what percentage|how long|how far|how old|how big|"
+                 r"how tall|how large)\b", q):
+        return has_digit or bool(words & (set(_NUMBER_WORDS) | set(_QUANTITY)))
+    if re.search(r"\b(when|what year|which year|what date|what day|which day|which month|"
+                 r"what month)\b", q):
+        return has_digit or bool(words & set(_MONTHS))
+    return True

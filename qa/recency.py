@@ -33,8 +33,9 @@ def asks_recent(question: str) -> bool:
     return bool(_RECENT_WORDS.search(question))
 
 
-def is_recent(p: Passage, today: date, window: timedelta = RECENT_WINDOW) -> bool:
+def is_recent(p: Passage, today: date, window: timedelta | None = None) -> bool:
     d = parse_date(p.published)
+    window = RECENT_WINDOW if window is None else window
     return d is not None and today - window <= d <= today + timedelta(days=2)
 
 

@@ -10,7 +10,7 @@ import pytest
 from qa.evidence import build_evidence
 from qa.grounding import parse_reply, verify
 from qa.models import Passage
-from qa.quotes import answer_in_quote, find_quote, is_headline, is_question
+from qa.quotes import answer_in_quote, find_quote, fits_question, is_headline, is_question
 
 SEED = (
     "North Korea blew up an office set up to foster better ties with South Korea in its "
@@ -127,3 +127,22 @@ def test_answer_words_given_by_question_do_not_count():
     assert answer_in_quote("four storeys", "a gleaming four-storey blue glass structure", q)
     assert answer_in_quote("4", "a gleaming four-storey blue glass structure", q)
     assert not answer_in_quote("the building", "the building stood", q)  # claims nothing
+
+
+def test_a_percentage_must_be_a_percentage_in_the_quote():
+    q = "By roughly what percentage did the won lose ground against the dollar?"
+    assert not answer_in_quote("8.6%", "at least 9.78 billion won (US$8.6 million)", q)
+    assert answer_in_quote("0.7%", "weakened by about 0.7% against the dollar", q)
+    assert answer_in_quote("0.7 percent", "weakened by about 0.7% against the dollar", q)
+
+
+def test_answer_kind_fits_the_question():
+    assert not fits_question("dozens", "How often did South Koreans travel into the North?")
+    assert fits_question("each week", "How often did South Koreans travel into the North?")
+    assert fits_question("9.78 billion won", "How much did Seoul spend?")
+    assert fits_question("four", "How many floors did the building have?")
+    assert not fits_question("Kaesong", "How many floors did the building have?")
+    assert fits_question("2018", "When was the office set up?")
+    assert fits_question("on Tuesday", "When was the office blown up?")
+    assert not fits_question("Kim Yo Jong", "When was the office blown up?")
+    assert fits_question("Kim Yo Jong", "Who ordered the next action?")

@@ -1,7 +1,7 @@
-"""Paths to the data tests read: the shipped seed article and the shared eval sets."""
+"""Paths to the data tests read: the shipped seed article and the eval sets in eval/."""
 
 from qa.config import PROJECT_ROOT
 
 SEED = PROJECT_ROOT / "corpus" / "north-korea-liaison-office.txt"
-SHARED = PROJECT_ROOT.parent / "shared"
-EVAL_MINI = SHARED / "eval" / "realtimeqa-2023-mini"
+EVAL_MINI = PROJECT_ROOT / "eval" / "realtimeqa-2023-mini"
+SEED_PARAPHRASES = PROJECT_ROOT / "eval" / "seed-paraphrases"

@@ -1,0 +1,55 @@
+"""The recency rule on dated passages: 'this week' means the days before the question."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from qa.models import Passage
+from qa.recency import asks_recent, is_recent, staleness_note
+from qa.retrieve import prefer_recent
+
+
+def _p(n: int, published: str | None) -> Passage:
+    return Passage(doc_id=f"d{n}", title=f"t{n}", source="s", published=published,
+                   text=f"passage {n}", start=0, end=9, score=0.5, chunk_index=0,
+                   chunk_id=f"c{n}")
+
+
+def test_recent_words():
+    assert asks_recent("Which sportswear chain filed for bankruptcy this week?")
+    assert asks_recent("Who recently won the Super Bowl?")
+    assert asks_recent("What is the latest on the strike?")
+    assert not asks_recent("In which town was the liaison office?")
+
+
+def test_this_week_question_puts_the_weeks_on_topic_articles_first():
+    # best-first by relevance: an old article and one from last month outrank this week's
+    ranked = [_p(1, "2024-05-03"), _p(2, "2026-01-20"), _p(3, "2020-01-10"), _p(4, None),
+              _p(5, "2026-02-11")]
+    q = "Which sportswear chain filed for bankruptcy this week?"
+    assert prefer_recent(ranked, "2026-02-13", 3, q)[0].doc_id == "d5"
+    # without a time word, only the month-before preference applies
+    plain = prefer_recent(ranked, "2026-02-13", 3, "Which sportswear chain filed for bankruptcy?")
+    assert plain[0].doc_id == "d2"
+
+
+def test_recent_articles_far_down_the_ranking_are_not_pulled_up():
+    ranked = [_p(i, "2026-01-25") for i in range(25)] + [_p(99, "2026-02-12")]
+    top = prefer_recent(ranked, "2026-02-13", 5, "What happened this week?")
+    assert "d99" not in [p.doc_id for p in top]
+
+
+def test_articles_after_the_question_are_left_out():
+    ranked = [_p(1, "2026-03-01"), _p(2, "2026-02-12")]
+    assert [p.doc_id for p in prefer_recent(ranked, "2026-02-13", 5, "x")] == ["d2"]
+
+
+def test_window_and_staleness_note():
+    today = date(2026, 2, 13)
+    assert is_recent(_p(1, "2026-02-05"), today)
+    assert not is_recent(_p(1, "2026-01-20"), today)
+    assert not is_recent(_p(1, None), today)
+    q = "Which sportswear chain filed for bankruptcy this week?"
+    assert staleness_note(q, _p(1, "2024-05-03"), today) == "A May 2024 article says:"
+    assert staleness_note(q, _p(1, "2026-02-10"), today) == ""
+    assert staleness_note("Which chain filed for bankruptcy?", _p(1, "2024-05-03"), today) == ""
