@@ -35,7 +35,7 @@ def _claims(choice: str, question: str) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--set", default="realtimeqa-2023-mini")
-    ap.add_argument("--eval-dir", default=str(ROOT.parent / "shared" / "eval"))
+    ap.add_argument("--eval-dir", default=str(ROOT / "eval"))
     ap.add_argument("-k", type=int, default=5)
     args = ap.parse_args()
     folder = Path(args.eval_dir) / args.set
