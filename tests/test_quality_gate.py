@@ -54,6 +54,7 @@ def test_retrieval_recall_on_the_mini_set(mini_results):
     assert s["recall_supported"]["@5"] >= MIN_SUPPORTED_RECALL_5, s["recall_supported"]
 
 
+@pytest.mark.slow
 def test_a_few_full_answers_with_the_embedded_model(gate_settings, mini_results):
     pytest.importorskip("llama_cpp", reason="the embedded generator needs llama-cpp-python")
     settings = gate_settings.with_(llm="embedded")
