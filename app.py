@@ -1,33 +1,16 @@
 """newsqa's web chat: ``python app.py`` serves the knowledge base on QA_HOST:QA_PORT.
 
-Configured by the QA_* variables in qa/config.py, among them QA_HOST (default 127.0.0.1),
-QA_PORT (default 7860) and QA_AUTH (optional "user:password").
+The same as ``qa serve`` (see newsqa_web/server.py for the settings it reads).
 """
 
 from __future__ import annotations
 
 import sys
 
-from qa.config import Settings  # sets the offline/analytics environment first
-
-
-def main() -> None:
-    from newsqa_web import Service, build_ui, launch_options
-    from newsqa_web.ui import CONCURRENCY, QUEUE_SIZE
-
-    settings = Settings.from_env()
-    print(f"newsqa: opening the knowledge base in {settings.chroma_url or settings.data_dir} …",
-          flush=True)
-    service = Service.from_env(settings)
-    demo = build_ui(service)
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
-    options = launch_options(service)
-    host, port = options["server_name"], options["server_port"]
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    print(f"newsqa: open http://{shown}:{port}/ in your browser"
-          + (" (basic auth on)" if options["auth"] else ""), flush=True)
-    demo.launch(**options, quiet=True)
-
+from qa.config import offline_environment
 
 if __name__ == "__main__":
+    offline_environment()  # before gradio (and huggingface_hub under it) is imported
+    from newsqa_web.server import main
+
     sys.exit(main())

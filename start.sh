@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# Sets everything up (first run: ~10 minutes) and starts newsqa on the shipped corpus.
+# Sets everything up (first run: ~10 minutes) and starts the newsqa demo: the web chat on a
+# store in ./data that starts with the shipped sample article (QA_SEED_CORPUS=0 to skip it).
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup.sh
-if [ -f app.py ] && .venv/bin/python -c 'import gradio' 2>/dev/null; then
-  exec .venv/bin/python app.py "$@"
-fi
-exec .venv/bin/qa search "$@"
+export QA_SEED_CORPUS="${QA_SEED_CORPUS:-1}"
+exec .venv/bin/qa serve "$@"

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Sets everything up and runs the whole test suite (lint first).
+# Sets everything up and runs the whole test suite (lint first), slow tests included: what CI
+# runs. For the fast subset (no generator model, server, browser or kill):
+#   .venv/bin/python -m pytest -m "not slow"
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup.sh

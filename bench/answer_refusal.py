@@ -32,7 +32,7 @@ from qa.evidence import build_evidence  # noqa: E402
 from qa.extractive import extractive_sentences  # noqa: E402
 from qa.models import Passage  # noqa: E402
 
-EVAL = Path("/work/shared/eval")
+EVAL = ROOT / "eval"
 OUT = ROOT / "bench" / "out"
 
 # Questions no news article of these sets answers (general knowledge / other domains).

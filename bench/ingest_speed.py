@@ -34,7 +34,7 @@ from qa.ingest import load_file  # noqa: E402
 from qa.kb import KnowledgeBase  # noqa: E402
 from qa.models import Article  # noqa: E402
 
-ARTICLES = Path("/work/shared/eval/realtimeqa-2023-mini/articles.jsonl")
+ARTICLES = ROOT / "eval" / "realtimeqa-2023-mini" / "articles.jsonl"
 
 
 def chunk_texts(path: Path, settings: Settings) -> list[str]:

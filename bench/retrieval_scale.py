@@ -46,7 +46,7 @@ from qa.embeddings import PackagedEmbeddings  # noqa: E402
 from qa.ingest import load_file  # noqa: E402
 from qa.models import Article  # noqa: E402
 
-EVAL = Path("/work/shared/eval/realtimeqa-2023")
+EVAL = ROOT / "eval" / "realtimeqa-2023"
 OUT = ROOT / "bench" / "out"
 CHROMA_DEFAULTS = {"space": "cosine"}  # everything else left to Chroma (ef 100/100, M 16)
 _BLOCK = 512  # texts per cached embedding block (the cache is resumable)

@@ -4,7 +4,8 @@
     demo = build_ui(Service.from_env())
     demo.queue().launch()
 
-``app.py`` at the repository root is the launcher (host, port, basic auth from the env).
+``qa serve`` (newsqa_web.server; ``app.py`` in a checkout) is the launcher: host, port and
+basic auth from the env.
 """
 
 from .service import Service

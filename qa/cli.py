@@ -1,4 +1,4 @@
-"""The `qa` command: add, list, remove and search articles from a terminal."""
+"""The `qa` command: add, list, remove, search and ask about articles; `qa serve` the web app."""
 
 from __future__ import annotations
 
@@ -31,17 +31,36 @@ def _progress_bar(desc: str):
 
 
 def _open(args: argparse.Namespace, *, rebuild_index: bool = False):
-    from .config import Settings
     from .kb import KnowledgeBase, open_kb
+
+    settings = _settings(args)
+    if rebuild_index:
+        return KnowledgeBase(settings, rebuild_index=True)
+    kb = open_kb(settings=settings)
+    _say_seeded(kb)
+    return kb
+
+
+def _settings(args: argparse.Namespace):
+    from pathlib import Path
+
+    from .config import Settings
 
     settings = Settings.from_env()
     if args.data_dir:
-        from pathlib import Path
-
         settings = settings.with_(data_dir=Path(args.data_dir).expanduser())
-    if rebuild_index:
-        return KnowledgeBase(settings, rebuild_index=True)
-    return open_kb(settings=settings)
+    if args.with_sample:
+        settings = settings.with_(seed_corpus=True)
+    return settings
+
+
+def _say_seeded(kb) -> None:
+    """One line on stderr when opening the store just added the sample article."""
+    report = kb.seed_report
+    if report and report.count("added"):
+        titles = ", ".join(o.title for o in report.outcomes if o.status == "added")
+        print(f"also added the sample article: {titles} (QA_SEED_CORPUS=0 to skip)",
+              file=sys.stderr)
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -199,11 +218,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from . import evaluation
-    from .config import Settings
-
-    settings = Settings.from_env()
-    if args.data_dir:
-        settings = settings.with_(data_dir=Path(args.data_dir).expanduser())
+    settings = _settings(args)
     if args.llm:
         settings = settings.with_(llm=args.llm)
     folder = Path(args.dataset)
@@ -221,6 +236,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.host:
+        settings = settings.with_(host=args.host)
+    if args.port:
+        settings = settings.with_(port=args.port)
+    try:
+        from newsqa_web.server import serve
+    except ImportError as exc:  # gradio missing from a trimmed environment
+        raise QAError(f"the web app needs gradio ({exc}); pip install newsqa") from exc
+    serve(settings)
+    return 0
+
+
 def cmd_reindex(args: argparse.Namespace) -> int:
     kb = _open(args, rebuild_index=True)
     report = kb.reindex(progress=_progress_bar("re-indexing"))
@@ -232,7 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qa", description="Ask questions about your news articles."
     )
-    parser.add_argument("--data-dir", help="store folder (default: QA_DATA_DIR or ./data)")
+    parser.add_argument("--data-dir", help="store folder (default: QA_DATA_DIR, else ./data "
+                        "in the current folder)")
+    parser.add_argument("--with-sample", action="store_true",
+                        help="give an empty store the shipped sample article first "
+                        "(as QA_SEED_CORPUS=1; ./start.sh does this)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("add", help="add files, folders or pasted text")
@@ -256,7 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="find the passages that match a question")
     p.add_argument("question", nargs="*", help="omit for an interactive prompt")
-    p.add_argument("-k", type=int, default=5, help="passages to return (default 5)")
+    p.add_argument("-k", type=int, default=None,
+                   help="passages to return (default: QA_TOP_K, else 5)")
     p.add_argument("--as-of", help="search as of this date (YYYY-MM-DD)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
@@ -289,12 +323,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="report folder (default eval-results/<dataset>)")
     p.set_defaults(func=cmd_eval)
 
+    p = sub.add_parser("serve", help="start the web chat (default http://127.0.0.1:7860/)")
+    p.add_argument("--host", help="interface to listen on (default: QA_HOST, else "
+                   "GRADIO_SERVER_NAME, else 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: QA_PORT, else GRADIO_SERVER_PORT, "
+                   "else 7860)")
+    p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("reindex", help="re-embed every article (after changing the embedder)")
     p.set_defaults(func=cmd_reindex)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .config import offline_environment
+
+    offline_environment()
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

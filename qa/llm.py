@@ -11,6 +11,7 @@ Spec strings (``QA_LLM``):
   ``embedded:smollm2``              SmolLM2-135M (plumbing tests only)
   ``openai:MODEL``                  ChatOpenAI; OPENAI_BASE_URL / OPENAI_API_KEY from the env
   ``ollama:MODEL``                  ChatOllama; OLLAMA_HOST from the env
+                                    (both built by LangChain's ``init_chat_model``)
   ``fake``                          FakeChatModel (tests)
 """
 
@@ -210,30 +211,23 @@ def get_chat_model(settings: Settings, *, max_tokens: int = DEFAULT_MAX_TOKENS) 
             n_ctx=settings.llm_ctx,
             max_tokens=max_tokens,
         )
-    if spec.backend == "openai":
+    if spec.backend in ("openai", "ollama"):
+        # LangChain's own provider switch builds ChatOpenAI or ChatOllama (and says which
+        # package to install when the provider's is missing)
         try:
-            from langchain_openai import ChatOpenAI
+            from langchain.chat_models import init_chat_model
         except ImportError as exc:
-            raise _missing("langchain-openai", "langchain-openai") from exc
-        # Local servers (llama.cpp, vLLM) accept any key; ChatOpenAI insists on one being set.
-        return ChatOpenAI(
-            model=spec.model,
-            base_url=os.environ.get("OPENAI_BASE_URL") or None,
-            api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
-            temperature=0,
-            max_tokens=max_tokens,
-        )
-    if spec.backend == "ollama":
-        try:
-            from langchain_ollama import ChatOllama
-        except ImportError as exc:
-            raise _missing("langchain-ollama", "langchain-ollama") from exc
-        return ChatOllama(
-            model=spec.model,
-            base_url=os.environ.get("OLLAMA_HOST") or None,
-            temperature=0,
-            num_predict=max_tokens,
-        )
+            raise _missing("langchain", "'newsqa[llm]'") from exc
+        if spec.backend == "openai":
+            # Local servers (llama.cpp, vLLM) accept any key; ChatOpenAI insists on one.
+            options = {"base_url": os.environ.get("OPENAI_BASE_URL") or None,
+                       "api_key": os.environ.get("OPENAI_API_KEY") or "not-needed",
+                       "max_tokens": max_tokens}
+        else:
+            options = {"base_url": os.environ.get("OLLAMA_HOST") or None,
+                       "num_predict": max_tokens}
+        return init_chat_model(spec.model, model_provider=spec.backend, temperature=0,
+                               **options)
     from qa.fake_llm import FakeChatModel, grounded_reply
 
     return FakeChatModel(function=grounded_reply)

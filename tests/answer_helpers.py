@@ -8,16 +8,13 @@ the comment-box boilerplate dropped), the same contract ``KnowledgeBase.retrieve
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
+from testdata import SEED
 
 from qa import sentence_vectors
 from qa.models import Passage
 
-SEED = Path("/work/shared/corpus/north-korea-liaison-office.txt")
-if not SEED.exists():
-    SEED = Path(__file__).resolve().parent.parent / "corpus" / "north-korea-liaison-office.txt"
 SEED_DATE = "2020-06-16"
 
 

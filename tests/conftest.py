@@ -37,7 +37,7 @@ def chroma_server(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(params=["embedded", "server"])
+@pytest.fixture(params=["embedded", pytest.param("server", marks=pytest.mark.slow)])
 def kb(request, settings: Settings):
     """An empty knowledge base, once in a folder and once on a real Chroma server."""
     import uuid

@@ -13,6 +13,8 @@ from qa import answer
 from qa.config import Settings
 from qa.llm import get_chat_model
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("llama_cpp", reason="needs llama-cpp-python==0.3.36")
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 gradio_client = pytest.importorskip("gradio_client")
 
 ROOT = Path(__file__).resolve().parent.parent

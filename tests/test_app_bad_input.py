@@ -17,6 +17,8 @@ from test_app_api import RENOVATION_Q, check_citations, running_app
 
 from newsqa_web import uploads
 
+pytestmark = pytest.mark.slow
+
 gradio_client = pytest.importorskip("gradio_client")
 httpx = pytest.importorskip("httpx")
 handle_file = gradio_client.handle_file

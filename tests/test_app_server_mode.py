@@ -18,6 +18,8 @@ import pytest
 from chroma_server import ChromaServer
 from test_app_api import RENOVATION_Q, check_citations, running_app
 
+pytestmark = pytest.mark.slow
+
 gradio_client = pytest.importorskip("gradio_client")
 
 ERROR_BOUND_S = 30.0

@@ -1,4 +1,6 @@
-"""The installed `qa` command, as a user runs it."""
+"""The installed `qa` command, as a user runs it: one process per command, so each pays for
+loading the embedder (slow; the same commands run in-process in test_bad_input.py and
+test_install.py)."""
 
 import json
 import os
@@ -6,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from testdata import SEED
+
+pytestmark = pytest.mark.slow
 
 QA = str(Path(sys.executable).with_name("qa"))
 
@@ -15,15 +20,16 @@ def run(*args, data, env=None, input=None):
     return subprocess.run(
         [QA, "--data-dir", str(data), *map(str, args)],
         capture_output=True, text=True, input=input, timeout=300,
-        env={**os.environ, "QA_SEED_CORPUS": "1", **(env or {})},
+        env={**{k: v for k, v in os.environ.items() if k != "QA_SEED_CORPUS"}, **(env or {})},
     )
 
 
 def test_add_list_search_remove_round_trip(tmp_path):
     data = tmp_path / "data"
-    # first run seeds the shipped corpus
-    out = run("list", "--json", data=data)
+    # asked for, the first run seeds the shipped sample article, and says so
+    out = run("list", "--json", data=data, env={"QA_SEED_CORPUS": "1"})
     assert out.returncode == 0, out.stderr
+    assert "also added the sample article" in out.stderr
     (seed,) = json.loads(out.stdout)
     assert seed["title"].startswith("North Korea Blows up") and seed["chunks"] > 0
     assert set(seed) >= {"doc_id", "title", "source", "published", "chunks"}
@@ -58,7 +64,7 @@ def test_missing_file_exits_non_zero_with_one_line(tmp_path):
 
 def test_ask_and_chat_with_the_fake_model(tmp_path):
     data = tmp_path / "data"
-    env = {"QA_LLM": "fake"}
+    env = {"QA_LLM": "fake", "QA_SEED_CORPUS": "1"}
     out = run("ask", "--json", "How much did South Korea spend to renovate the building?",
               data=data, env=env)
     assert out.returncode == 0, out.stderr

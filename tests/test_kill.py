@@ -6,9 +6,12 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from testdata import EVAL_MINI
 
 from qa.kb import KnowledgeBase
+
+pytestmark = pytest.mark.slow
 
 WRITER = textwrap.dedent(
     """

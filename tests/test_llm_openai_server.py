@@ -21,6 +21,8 @@ from qa.config import Settings
 from qa.llm import get_chat_model
 from qa.model_files import ensure_model
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
 
 

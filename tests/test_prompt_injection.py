@@ -152,6 +152,7 @@ def _real_model_path():
     return path
 
 
+@pytest.mark.slow
 def test_the_real_model_is_not_steered_by_the_injection(kb):
     settings = kb.settings.with_(llm="embedded", llm_model_path=_real_model_path())
     from qa.llm import get_chat_model

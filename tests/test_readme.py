@@ -2,9 +2,12 @@
 
 import re
 
+import pytest
+
 from qa.config import PROJECT_ROOT
 
 
+@pytest.mark.slow
 def test_readme_python_example_runs(tmp_path, monkeypatch):
     readme = (PROJECT_ROOT / "README.md").read_text()
     block = re.search(r"```python\n(.*?)```", readme, re.S).group(1)

@@ -15,6 +15,7 @@ def server_settings(settings, chroma_server):
     return settings.with_(chroma_url=chroma_server.url, collection=f"t-{uuid.uuid4().hex[:10]}")
 
 
+@pytest.mark.slow
 def test_add_list_search_replace_remove_on_a_server(server_settings, tmp_path):
     kb = KnowledgeBase(server_settings)
     assert kb.add(SEED).count("added") == 1
@@ -36,6 +37,7 @@ def test_add_list_search_replace_remove_on_a_server(server_settings, tmp_path):
     assert kb.documents() == [] and kb.store.count_chunks() == 0
 
 
+@pytest.mark.slow
 def test_two_processes_share_one_server(server_settings, tmp_path):
     writer = KnowledgeBase(server_settings)
     reader = KnowledgeBase(server_settings)
@@ -48,6 +50,7 @@ def test_two_processes_share_one_server(server_settings, tmp_path):
     assert "Kourou" in reader.retrieve("Where did the satellite launch from?", k=1)[0].text
 
 
+@pytest.mark.slow
 def test_another_embedder_is_refused_on_a_server(server_settings):
     kb = KnowledgeBase(server_settings)
     kb.store.chunks.modify(metadata={"embedder": "other", "dim": 768, "schema": 1})
@@ -62,6 +65,7 @@ def test_unreachable_server_is_a_clear_error(settings):
         KnowledgeBase(settings.with_(chroma_url=f"http://127.0.0.1:{free_port()}"))
 
 
+@pytest.mark.slow
 def test_server_restart_mid_use_gives_a_clear_error_then_recovers(settings, tmp_path):
     import time
 
@@ -85,6 +89,7 @@ def test_server_restart_mid_use_gives_a_clear_error_then_recovers(settings, tmp_
         srv.stop()
 
 
+@pytest.mark.slow
 def test_kill_during_add_on_a_server_leaves_only_whole_documents(server_settings, tmp_path):
     import os
     import signal

@@ -1,7 +1,13 @@
-"""Paths to the data tests read: the shipped seed article and the eval sets in eval/."""
+"""Paths to the data tests read: the shipped seed article and the evaluation sets in eval/.
 
-from qa.config import PROJECT_ROOT
+Everything a test reads lives in this repository, so a clean clone with nothing beside it
+runs the whole suite.
+"""
 
-SEED = PROJECT_ROOT / "corpus" / "north-korea-liaison-office.txt"
-EVAL_MINI = PROJECT_ROOT / "eval" / "realtimeqa-2023-mini"
-SEED_PARAPHRASES = PROJECT_ROOT / "eval" / "seed-paraphrases"
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "corpus" / "north-korea-liaison-office.txt"
+EVAL = ROOT / "eval"
+EVAL_MINI = EVAL / "realtimeqa-2023-mini"
+SEED_PARAPHRASES = EVAL / "seed-paraphrases"
