@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -12,10 +13,12 @@ from .chunking import chunk_text
 from .config import Settings
 from .embeddings import PackagedEmbeddings
 from .errors import InputError, QAError
-from .ingest import expand, load_file, pasted
+from .ingest import expand_paths, load_file, pasted
 from .keyword import KeywordIndex
 from .models import AddOutcome, AddReport, Article, DocumentInfo, Passage
 from .store import ChromaStore, PreparedDoc, doc_id_for, version_for
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """Called as progress(documents_done, documents_total) while adding."""
@@ -71,15 +74,22 @@ class KnowledgeBase:
         Each unreadable input is reported as failed with a one-line reason; the others are
         still added. ``title``/``source``/``date`` override what the documents say.
         """
-        files, errors = expand(list(paths))
+        files, errors, skipped = expand_paths(list(paths))
         items: list[Article | InputError] = list(errors)
         max_bytes = int(self.settings.max_file_mb * 1_000_000)
         for path in files:
-            items += load_file(
-                path, max_bytes=max_bytes, encoding=encoding, title=title, source=source,
-                date=date,
-            )
-        return self.add_articles(items, progress=progress)
+            try:
+                items += load_file(
+                    path, max_bytes=max_bytes, encoding=encoding, title=title, source=source,
+                    date=date,
+                )
+            except Exception as exc:  # a parser bug must cost one file, not the whole add
+                log.warning("unexpected error reading %s", path, exc_info=True)
+                items.append(InputError(str(path), f"could not be read ({type(exc).__name__} "
+                                                   "in the parser)"))
+        report = self.add_articles(items, progress=progress)
+        report.skipped += skipped
+        return report
 
     def add_text(
         self,
@@ -126,7 +136,7 @@ class KnowledgeBase:
                 if live == version:
                     outcomes[i] = AddOutcome(
                         item.origin, "unchanged", doc_id, item.title,
-                        chunks=self.store.count_chunks(doc_id),
+                        chunks=self.store.count_chunks(doc_id), warnings=item.warnings,
                     )
                     continue
                 chunks = chunk_text(item.text, self.settings.chunk_size)
@@ -151,7 +161,7 @@ class KnowledgeBase:
                     for i, doc, status in group:
                         outcomes[i] = AddOutcome(
                             doc.article.origin, status, doc.doc_id, doc.article.title,  # type: ignore[arg-type]
-                            chunks=len(doc.chunks),
+                            chunks=len(doc.chunks), warnings=doc.article.warnings,
                         )
                 done += len(group)
                 if progress:
