@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import logging
 import threading
@@ -12,11 +13,20 @@ from pathlib import Path
 from .chunking import chunk_text
 from .config import Settings
 from .embeddings import PackagedEmbeddings
-from .errors import InputError, QAError
+from .errors import InputError, QAError, StoreError
 from .ingest import expand_paths, load_file, pasted
 from .keyword import KeywordIndex
 from .models import AddOutcome, AddReport, Article, DocumentInfo, Passage
-from .store import ChromaStore, PreparedDoc, doc_id_for, version_for
+from .store import (
+    ChromaStore,
+    FolderClaim,
+    PreparedDoc,
+    app_holding,
+    doc_id_for,
+    read_only_message,
+    shared_write,
+    version_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +42,28 @@ class KnowledgeBase:
 
     Open one with :func:`qa.open`. Safe to share between threads of one process; in the
     embedded mode, writes from several processes are serialized by a lock file.
+
+    ``exclusive=True`` (the web app) claims an embedded folder for this process: while it is
+    open, writes from other processes are refused with a message that says to add through the
+    app (see ``qa/store.py``, "one embedded folder, one app").
     """
 
-    def __init__(self, settings: Settings, *, rebuild_index: bool = False):
+    def __init__(
+        self, settings: Settings, *, rebuild_index: bool = False, exclusive: bool = False
+    ):
         self.settings = settings
+        self._claim: FolderClaim | None = None
+        if exclusive and not settings.chroma_url:  # claimed before anything is read
+            self._claim = FolderClaim.acquire(settings.data_dir)
         self.embeddings = PackagedEmbeddings(settings.embedder, settings.embed_batch_size)
-        self.store = ChromaStore(settings, self.embeddings, rebuild_index=rebuild_index)
+        try:
+            passive = (self._claim is None and not settings.chroma_url
+                       and app_holding(settings.data_dir) is not None)
+            self.store = ChromaStore(settings, self.embeddings, rebuild_index=rebuild_index,
+                                     passive=passive)
+        except BaseException:
+            self.close()
+            raise
         self._keyword = KeywordIndex()
         self._chat_model = None
         self._llm_lock = threading.Lock()
@@ -47,18 +73,39 @@ class KnowledgeBase:
     def _chunking(self) -> str:
         return f"news-v1:{self.settings.chunk_size}"
 
+    def close(self) -> None:
+        """Give up the folder's claim (``exclusive=True``); the store stays readable."""
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
+
+    @property
+    def read_only(self) -> bool:
+        """True when the store can be read but not written (a read-only folder)."""
+        return bool(getattr(self.store, "read_only", False))
+
     @contextlib.contextmanager
     def _write_lock(self) -> Iterator[None]:
         if self.settings.chroma_url:  # the server serializes writes; the protocol keeps order
             yield
             return
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.settings.data_dir / ".write.lock", "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+        data_dir = self.settings.data_dir
+        if self.read_only:
+            raise StoreError(read_only_message(data_dir))
+        outer = contextlib.nullcontext() if self._claim else shared_write(data_dir)
+        with outer:
             try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+                fh = open(data_dir / ".write.lock", "w")
+            except OSError as exc:
+                raise StoreError(read_only_message(data_dir) if exc.errno in (
+                    errno.EROFS, errno.EACCES) else f"cannot write to {data_dir} "
+                    f"({exc.strerror})") from exc
+            with fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
 
     def add(
         self,
@@ -225,6 +272,10 @@ class KnowledgeBase:
         """Index the shipped corpus the first time the store is opened empty."""
         if self.store.get_meta("seeded"):
             return None
+        if self._claim is None and not self.settings.chroma_url and app_holding(
+            self.settings.data_dir
+        ):
+            return None  # the app that holds the folder seeds it, not a reader beside it
         report = None
         corpus = self.settings.corpus_dir
         if not self.store.documents() and corpus.is_dir() and any(corpus.iterdir()):
@@ -340,14 +391,20 @@ def open_kb(
     *,
     settings: Settings | None = None,
     seed: bool | None = None,
+    exclusive: bool = False,
 ) -> KnowledgeBase:
-    """Open (or create) the knowledge base; on first use the shipped corpus is indexed."""
+    """Open (or create) the knowledge base; on first use the shipped corpus is indexed.
+    ``exclusive``: see :class:`KnowledgeBase` (the web app opens its store this way)."""
     settings = settings or Settings.from_env()
     if data_dir is not None:
         settings = settings.with_(data_dir=Path(data_dir).expanduser())
-    kb = KnowledgeBase(settings)
-    if kb.store.get_meta("reindexing"):
-        raise QAError("a re-index was interrupted; run `qa reindex` to finish it")
-    if settings.seed_corpus if seed is None else seed:
-        kb.seed()
+    kb = KnowledgeBase(settings, exclusive=exclusive)
+    try:
+        if kb.store.get_meta("reindexing"):
+            raise QAError("a re-index was interrupted; run `qa reindex` to finish it")
+        if (settings.seed_corpus if seed is None else seed) and not kb.read_only:
+            kb.seed()
+    except BaseException:
+        kb.close()
+        raise
     return kb
