@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from .errors import ConfigError
 from .models import Chunk
 
 _PARA = re.compile(r"\n\s*\n")
@@ -93,7 +94,7 @@ def capped_spans(text: str, start: int, end: int, size: int) -> list[tuple[int, 
 def chunk_text(text: str, size: int = 600) -> list[Chunk]:
     """Split an article into chunks of at most ``size`` characters (see the module rules)."""
     if size < 1:
-        raise ValueError("the chunk size must be at least 1 character")
+        raise ConfigError(f"the chunk size (QA_CHUNK_SIZE) is {size}; it must be at least 1")
     units: list[tuple[int, int, bool]] = []  # (start, end, starts_paragraph)
     for ps, pe in spans(text, _PARA):
         if pe - ps <= size:
