@@ -253,8 +253,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     )
     summary = evaluation.summarize(results, meta)
     report = evaluation.write_report(results, summary, out_dir)
-    print(report.read_text().split("\n![", 1)[0].rstrip())
-    print(f"\nreport: {report}\nper question: {out_dir / 'results.jsonl'}")
+    print(block(report.read_text().split("\n![", 1)[0].rstrip()))
+    print(f"\nreport: {line(report)}\nper question: {line(out_dir / 'results.jsonl')}")
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -376,7 +377,7 @@ def test_unreadable_dates_are_reported_as_warnings(kb, cli, tmp_path):
 
 
 
-# -- every error a user can cause is one line -------------------------------------------------------
+# -- every error a user can cause is one line -------------------------------------------------
 
 def test_a_bad_setting_is_one_line_not_a_traceback(cli, monkeypatch):
     monkeypatch.setenv("QA_CHUNK_SIZE", "lots")
@@ -386,3 +387,46 @@ def test_a_bad_setting_is_one_line_not_a_traceback(cli, monkeypatch):
     monkeypatch.setenv("QA_CHUNK_SIZE", "0")
     code, _, err = cli("add", "--text", "Some text.", "--title", "T")
     assert code == 1 and "QA_CHUNK_SIZE" in err and len(_one_line_errors(err)) == 1
+
+
+def test_removing_in_the_browser_asks_first(tmp_path):
+    """Finding 7 in the Documents tab: Remove only asks; Cancel keeps; Yes, remove removes."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from test_app_api import running_app
+    from test_app_browser import CHROMIUM, open_browser
+
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium")
+    status = "() => document.querySelector('#nqa-add-status').textContent"
+    with running_app(tmp_path / "data") as url, sync_api.sync_playwright() as p:
+        browser = open_browser(p, tmp_path / "profile")
+        page = browser.new_page()
+        page.goto(url)
+        page.get_by_role("tab", name="Documents").click()
+
+        def choose():
+            page.locator("#nqa-remove-choice input").click()
+            page.get_by_role("option", name=re.compile("North Korea")).click()
+
+        def rows() -> int:
+            return page.locator("#nqa-docs tbody tr").count()
+
+        page.wait_for_function("() => /North Korea/.test(document.querySelector("
+                               "'#nqa-docs').textContent)", timeout=30_000)
+        choose()
+        page.locator("#nqa-remove").click()
+        page.wait_for_function(f"() => /cannot be undone/.test(({status})())", timeout=30_000)
+        assert page.locator("#nqa-remove-confirm").is_visible()
+        assert "North Korea" in page.locator("#nqa-docs").inner_text()
+        page.locator("#nqa-remove-cancel").click()
+        page.wait_for_function(f"() => /Nothing was removed/.test(({status})())",
+                               timeout=30_000)
+        assert not page.locator("#nqa-remove-confirm").is_visible()
+        assert "North Korea" in page.locator("#nqa-docs").inner_text() and rows() >= 1
+        choose()
+        page.locator("#nqa-remove").click()
+        page.locator("#nqa-remove-confirm").click()
+        page.wait_for_function(f"() => /Removed/.test(({status})())", timeout=30_000)
+        page.wait_for_function("() => !/North Korea/.test(document.querySelector("
+                               "'#nqa-docs').textContent)", timeout=30_000)
+        browser.close()
