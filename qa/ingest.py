@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -218,6 +219,9 @@ def expand_paths(
     errors: list[InputError] = []
     warnings: list[tuple[str, str]] = []
     for raw in paths:
+        if not isinstance(raw, str | os.PathLike) or not str(raw):
+            errors.append(InputError(repr(raw), "not a file or folder path"))
+            continue
         path = Path(raw).expanduser()
         if not path.exists() and not path.is_symlink():
             errors.append(InputError(str(raw), "no such file or folder"))

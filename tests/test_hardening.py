@@ -430,3 +430,8 @@ def test_removing_in_the_browser_asks_first(tmp_path):
         page.wait_for_function("() => !/North Korea/.test(document.querySelector("
                                "'#nqa-docs').textContent)", timeout=30_000)
         browser.close()
+
+
+def test_python_add_of_something_that_is_not_a_path_is_reported(kb):
+    report = kb.add(42, "")  # type: ignore[arg-type]
+    assert [o.error for o in report.failed] == ["not a file or folder path"] * 2
