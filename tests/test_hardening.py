@@ -78,12 +78,12 @@ def test_cli_writes_are_refused_while_an_app_holds_the_folder(seeded_kb, cli, tm
         app_kb.close()
     code, out, _ = cli("add", story, data_dir=data)  # the app is gone: the CLI may write
     assert code == 0 and "unchanged 1" in out
-    with pytest.raises(StoreError, match="another newsqa web app"):
-        second = KnowledgeBase(seeded_kb.settings, exclusive=True)
-        try:
+    second = KnowledgeBase(seeded_kb.settings, exclusive=True)  # the first app is gone
+    try:
+        with pytest.raises(StoreError, match="another newsqa web app"):
             KnowledgeBase(seeded_kb.settings, exclusive=True)
-        finally:
-            second.close()
+    finally:
+        second.close()
 
 
 def test_app_keeps_answering_when_qa_add_runs_beside_it(seeded_dir, tmp_path):
