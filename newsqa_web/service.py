@@ -13,7 +13,7 @@ from pathlib import Path
 
 from qa.answer_types import Answer, StreamEvent
 from qa.config import Settings
-from qa.errors import NotFoundError, QAError
+from qa.errors import NotFoundError, QAError, StoreError
 from qa.kb import KnowledgeBase, open_kb
 from qa.models import AddReport
 
@@ -45,6 +45,7 @@ class UploadResult:
                 out.append(f"✗ {name}: {o.error}")
             else:
                 out.append(f"✓ {name}: {o.status} “{o.title}” ({o.chunks} chunks)")
+            out += [f"⚠ {name}: {w}" for w in o.warnings]
         return out
 
     def to_dict(self) -> dict:
@@ -55,11 +56,11 @@ class UploadResult:
                 {"origin": Path(o.origin.split("#", 1)[0]).name + (
                     "#" + o.origin.split("#", 1)[1] if "#" in o.origin else ""),
                  "status": o.status, "doc_id": o.doc_id, "title": o.title,
-                 "chunks": o.chunks, "error": o.error}
+                 "chunks": o.chunks, "error": o.error, "warnings": list(o.warnings)}
                 for o in self.report.outcomes
             ] + [
                 {"origin": r.name, "status": "rejected", "doc_id": None, "title": None,
-                 "chunks": 0, "error": r.reason}
+                 "chunks": 0, "error": r.reason, "warnings": []}
                 for r in self.rejected
             ],
         }
@@ -77,7 +78,13 @@ class Service:
 
     @classmethod
     def from_env(cls, settings: Settings | None = None) -> Service:
-        return cls(open_kb(settings=settings or Settings.from_env()))
+        """The app's service. An embedded store folder is claimed for this process: ``qa
+        add``/``qa remove`` from a shell are refused while the app runs (they would leave
+        the app's in-memory index stale), with a message that says to add here instead."""
+        return cls(open_kb(settings=settings or Settings.from_env(), exclusive=True))
+
+    def close(self) -> None:
+        self.kb.close()
 
     # -- the answer model --------------------------------------------------------------------
     @property
@@ -146,6 +153,7 @@ class Service:
         self, files: Sequence[tuple[str | Path, str]], progress: Callable | None = None
     ) -> UploadResult:
         """Add uploaded files given as (temporary path, client file name)."""
+        self._check_writable()
         max_bytes = int(self.settings.max_file_mb * 1_000_000)
         rejected: list[uploads.Rejected] = []
         if len(files) > uploads.MAX_FILES:
@@ -163,7 +171,14 @@ class Service:
         report = self.kb.add(*accepted.values(), progress=progress) if accepted else AddReport()
         return UploadResult(report, rejected)
 
+    def _check_writable(self) -> None:
+        if self.kb.read_only:
+            from qa.store import read_only_message
+
+            raise StoreError(read_only_message(self.settings.data_dir))
+
     def add_text(self, text: str, title: str = "", date: str = "", source: str = "") -> AddReport:
+        self._check_writable()
         return self.kb.add_text(
             text or "", title=title.strip() or None, date=date.strip() or None,
             source=source.strip() or None,
@@ -172,7 +187,13 @@ class Service:
     def documents(self) -> list[dict]:
         return [d.to_dict() for d in reversed(self.kb.documents())]
 
+    def document(self, ref: str) -> dict:
+        """One document by full id, id prefix (6+ characters) or exact source."""
+        return self.kb.document((ref or "").strip()).to_dict()
+
     def remove(self, ref: str) -> dict:
+        if not isinstance(ref, str):
+            raise QAError("give the id or the source of the document to remove")
         return self.kb.remove(ref.strip()).to_dict()
 
     def examples(self) -> list[str]:

@@ -4,6 +4,7 @@ Documents tab (upload, paste, list, remove), plus the named API endpoints ask/ad
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from .render import (
 )
 from .service import Service, answer_dict
 from .uploads import ALLOWED_SUFFIXES
+
+log = logging.getLogger(__name__)
 
 CONCURRENCY = 4
 """Questions answered at once (retrieval is thread-safe; the embedded model serialises
@@ -68,6 +71,23 @@ if (!window.__nqaCiteListener) {
 """
 
 
+def user_message(exc: BaseException) -> str:
+    """What the app shows for an error: a QAError's one line (what and why, what to do);
+    anything else is logged with its traceback and shown without its internal text."""
+    if isinstance(exc, QAError):
+        return str(exc)
+    log.error("unexpected error in the app", exc_info=exc)
+    return ("newsqa hit an unexpected error (details are in the app's log); try again, and "
+            "restart the app if it keeps happening")
+
+
+def removal_prompt(service: Service, doc_id: str | None) -> str:
+    """The question asked before a document is removed from the Documents tab."""
+    info = service.document(doc_id or "")
+    return (f"Remove “{info['title']}” ({info['chunks']} chunks, id {info['doc_id']})? "
+            "This cannot be undone: press **Yes, remove** to confirm, or Cancel.")
+
+
 def _examples(service: Service) -> list[dict]:
     return [{"text": q} for q in service.examples()]
 
@@ -104,12 +124,16 @@ def build_ui(service: Service) -> gr.Blocks:
     max_mb = settings.max_file_mb
 
     def ui_refresh():
-        return (
-            gr.Dataframe(value=_doc_rows(service)),
-            gr.Dropdown(choices=_doc_choices(service), value=None),
-            gr.Chatbot(examples=_examples(service)),
-            _settings_md(service),
-        )
+        try:
+            return (
+                gr.Dataframe(value=_doc_rows(service)),
+                gr.Dropdown(choices=_doc_choices(service), value=None),
+                gr.Chatbot(examples=_examples(service)),
+                _settings_md(service),
+            )
+        except Exception as exc:  # keep what is shown; say why it could not be refreshed
+            gr.Warning(user_message(exc))
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
     # -- chat --------------------------------------------------------------------------------
     def ui_chat(question: str, messages: list, k: float):
@@ -150,7 +174,8 @@ def build_ui(service: Service) -> gr.Blocks:
             yield gr.skip(), messages
         except Exception as exc:  # the model failed: keep the instant answer, say so
             if instant is None:
-                messages[-1] = {"role": "assistant", "content": f"⚠️ Could not answer: {exc}"}
+                messages[-1] = {"role": "assistant",
+                                "content": f"⚠️ Could not answer: {user_message(exc)}"}
             else:
                 messages[-1] = {"role": "assistant", "content": answer_html(
                     instant, note=f"the answer model failed ({type(exc).__name__}); "
@@ -160,8 +185,8 @@ def build_ui(service: Service) -> gr.Blocks:
     def ui_show_source(ref: str) -> str:
         try:
             return service.source(ref)
-        except QAError as exc:
-            return empty_source_html(str(exc))
+        except Exception as exc:
+            return empty_source_html(user_message(exc))
 
     def ui_pick_example(evt: gr.SelectData) -> str:
         value = evt.value
@@ -179,8 +204,8 @@ def build_ui(service: Service) -> gr.Blocks:
 
         try:
             result = service.add_uploads(pairs, progress=step)
-        except QAError as exc:  # the store is unreachable: say so, keep the chosen files
-            return f"✗ Nothing was added: {exc}", gr.skip()
+        except Exception as exc:  # the store is unreachable: say so, keep the chosen files
+            return f"✗ Nothing was added: {user_message(exc)}", gr.skip()
         lines = result.lines() or ["Nothing was added."]
         return f"**{result.to_dict()['summary']}**\n\n" + "\n".join(
             f"- {ln}" for ln in lines), None
@@ -190,24 +215,42 @@ def build_ui(service: Service) -> gr.Blocks:
             return "Paste some article text first.", gr.skip()
         try:
             report = service.add_text(text, title, date, source)
-        except QAError as exc:  # the store is unreachable: say so, keep the text
-            return f"✗ Nothing was added: {exc}", gr.skip()
+        except Exception as exc:  # the store is unreachable: say so, keep the text
+            return f"✗ Nothing was added: {user_message(exc)}", gr.skip()
         lines = [
             f"- ✗ {o.error}" if o.status == "failed"
             else f"- ✓ {o.status} “{o.title}” ({o.chunks} chunks)"
             for o in report.outcomes
-        ]
+        ] + [f"- ⚠ {w}" for _, w in report.warnings]
         cleared = "" if report.ok else gr.skip()
         return f"**{report.summary()}**\n\n" + "\n".join(lines), cleared
 
-    def ui_remove(doc_id: str | None):
+    def _confirm_buttons(visible: bool):
+        return gr.Button(visible=visible), gr.Button(visible=visible)
+
+    def ui_ask_remove(doc_id: str | None):
+        """First click: name what would go and ask to confirm; nothing is removed yet."""
         if not doc_id:
-            return "Choose a document to remove."
+            return ("Choose a document to remove.", None, *_confirm_buttons(False))
+        try:
+            prompt = removal_prompt(service, doc_id)
+        except Exception as exc:
+            return f"✗ {user_message(exc)}", None, *_confirm_buttons(False)
+        return prompt, doc_id, *_confirm_buttons(True)
+
+    def ui_remove(doc_id: str | None):
+        """Second click (Yes, remove): remove the document the prompt named."""
+        if not doc_id:
+            return "Choose a document to remove.", None, *_confirm_buttons(False)
         try:
             info = service.remove(doc_id)
-        except QAError as exc:
-            return f"✗ {exc}"
-        return f"Removed “{info['title']}” ({info['chunks']} chunks)."
+        except Exception as exc:
+            return f"✗ {user_message(exc)}", None, *_confirm_buttons(False)
+        return (f"Removed “{info['title']}” ({info['chunks']} chunks).", None,
+                *_confirm_buttons(False))
+
+    def ui_cancel_remove():
+        return "Nothing was removed.", None, *_confirm_buttons(False)
 
     # -- API-only endpoints (typed; see docs/web.md) -----------------------------------------
     def api_ask(question: str, history: list[dict] | None = None, k: int = 0) -> dict:
@@ -215,8 +258,8 @@ def build_ui(service: Service) -> gr.Blocks:
         [{"role": "user"|"assistant", "content": str}]; k: passages (0 = default)."""
         try:
             answer = service.ask(question, history_pairs(history or []), k or None)
-        except QAError as exc:
-            raise gr.Error(str(exc)) from exc
+        except Exception as exc:
+            raise gr.Error(user_message(exc)) from exc
         return answer_dict(answer)
 
     def api_add(files, text: str, title: str, date: str, source: str) -> dict:
@@ -232,8 +275,8 @@ def build_ui(service: Service) -> gr.Blocks:
                 report = service.add_text(text, title or "", date or "", source or "")
                 out["text"] = {"summary": report.summary(),
                                "outcomes": [o.__dict__ for o in report.outcomes]}
-        except QAError as exc:  # e.g. the Chroma server is down
-            raise gr.Error(str(exc)) from exc
+        except Exception as exc:  # e.g. the Chroma server is down
+            raise gr.Error(user_message(exc)) from exc
         return out
 
     def api_list() -> list[dict]:
@@ -241,15 +284,16 @@ def build_ui(service: Service) -> gr.Blocks:
         added_at."""
         try:
             return service.documents()
-        except QAError as exc:
-            raise gr.Error(str(exc)) from exc
+        except Exception as exc:
+            raise gr.Error(user_message(exc)) from exc
 
     def api_remove(ref: str) -> dict:
-        """Remove a document by id, unique id prefix or exact source; returns what went."""
+        """Remove a document by its full id, a unique id prefix of at least 6 characters, or
+        its exact source; returns what went."""
         try:
             return service.remove(ref)
-        except QAError as exc:
-            raise gr.Error(str(exc)) from exc
+        except Exception as exc:
+            raise gr.Error(user_message(exc)) from exc
 
     with gr.Blocks(title="newsqa — ask your news articles") as demo:
         gr.Markdown("## newsqa · ask your news articles\nAnswers come only from the articles "
@@ -325,6 +369,11 @@ def build_ui(service: Service) -> gr.Blocks:
                                                 elem_id="nqa-remove-choice", scale=4)
                     remove_btn = gr.Button("Remove", variant="stop", elem_id="nqa-remove",
                                            scale=1)
+                    confirm_remove_btn = gr.Button("Yes, remove", variant="stop", visible=False,
+                                                   elem_id="nqa-remove-confirm", scale=1)
+                    cancel_remove_btn = gr.Button("Cancel", visible=False,
+                                                  elem_id="nqa-remove-cancel", scale=1)
+                pending_removal = gr.State(None)
                 api_out = gr.JSON(visible=False)
                 api_add_btn = gr.Button(visible=False)
 
@@ -353,8 +402,11 @@ def build_ui(service: Service) -> gr.Blocks:
         paste_btn.click(ui_paste, [paste_text, paste_title, paste_date, paste_source],
                         [add_status, paste_text], **hidden).then(ui_refresh, None, refreshed,
                                                                  **hidden)
-        remove_btn.click(ui_remove, remove_choice, add_status, **hidden).then(
+        removal_outputs = [add_status, pending_removal, confirm_remove_btn, cancel_remove_btn]
+        remove_btn.click(ui_ask_remove, remove_choice, removal_outputs, **hidden)
+        confirm_remove_btn.click(ui_remove, pending_removal, removal_outputs, **hidden).then(
             ui_refresh, None, refreshed, **hidden)
+        cancel_remove_btn.click(ui_cancel_remove, None, removal_outputs, **hidden)
 
         # named API
         gr.api(api_ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="answer")

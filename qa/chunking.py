@@ -6,14 +6,17 @@ offsets with ``str.find``, which maps a repeated passage (common in wire copy) t
 occurrence. Here offsets come from the split itself, so ``text[start:end]`` is always the chunk.
 
 Rules: a paragraph that fits is never split; neighbouring short paragraphs are packed together
-up to the size; a long paragraph is split between sentences; a single sentence longer than the
-size becomes a chunk of its own (never cut).
+up to the size; a long paragraph is split between sentences. No chunk is ever longer than the
+size: a sentence longer than the size (a run-on line with no full stops, a table dumped as
+text) is split at the last whitespace that fits, and a run of more than ``size`` characters
+with no whitespace at all is cut at the size.
 """
 
 from __future__ import annotations
 
 import re
 
+from .errors import ConfigError
 from .models import Chunk
 
 _PARA = re.compile(r"\n\s*\n")
@@ -59,15 +62,50 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     return merged
 
 
+_SPACE = re.compile(r"\s+")
+
+
+def capped_spans(text: str, start: int, end: int, size: int) -> list[tuple[int, int]]:
+    """text[start:end] in pieces of at most ``size`` characters, cut at whitespace where there
+    is any (the last whitespace that fits), else hard at ``size``; whitespace trimmed."""
+    out: list[tuple[int, int]] = []
+    pos = start
+    while pos < end:
+        while pos < end and text[pos].isspace():
+            pos += 1
+        if pos >= end:
+            break
+        if end - pos <= size:
+            cut = end
+        else:
+            cut = pos + size
+            # a piece may end just before the whitespace at pos + size
+            gaps = [m.start() for m in _SPACE.finditer(text, pos + 1, pos + size + 1)]
+            if gaps:
+                cut = gaps[-1]
+        piece_end = cut
+        while piece_end > pos and text[piece_end - 1].isspace():
+            piece_end -= 1
+        out.append((pos, piece_end))
+        pos = cut
+    return out
+
+
 def chunk_text(text: str, size: int = 600) -> list[Chunk]:
-    """Split an article into chunks of at most ``size`` characters where sentences allow."""
+    """Split an article into chunks of at most ``size`` characters (see the module rules)."""
+    if size < 1:
+        raise ConfigError(f"the chunk size (QA_CHUNK_SIZE) is {size}; it must be at least 1")
     units: list[tuple[int, int, bool]] = []  # (start, end, starts_paragraph)
     for ps, pe in spans(text, _PARA):
         if pe - ps <= size:
             units.append((ps, pe, True))
-        else:
-            for i, (ss, se) in enumerate(sentence_spans(text, ps, pe)):
+            continue
+        for i, (ss, se) in enumerate(sentence_spans(text, ps, pe)):
+            if se - ss <= size:
                 units.append((ss, se, i == 0))
+            else:  # no sentence end inside: cap it at whitespace
+                for j, (cs, ce) in enumerate(capped_spans(text, ss, se, size)):
+                    units.append((cs, ce, i == 0 and j == 0))
     chunks: list[Chunk] = []
     cur: tuple[int, int] | None = None
     for s, e, _ in units:

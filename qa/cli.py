@@ -4,10 +4,44 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 
 from .errors import QAError
+
+# Characters a terminal acts on instead of showing: C0 controls (ESC starts ANSI/OSC
+# sequences, CR and LF forge lines), DEL, C1 controls (0x9b is a one-byte CSI), line and
+# paragraph separators, and the bidi overrides and isolates that reorder what is shown.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROLS_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
+                                   r"\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(m: re.Match[str]) -> str:
+    ch = m.group()
+    return _NAMED.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+
+
+def line(value: object) -> str:
+    """Text from documents, file names or errors made safe to print as (part of) one line:
+    every control character, newline included, is shown escaped (``\\x1b``, ``\\n``)."""
+    return _CONTROLS.sub(_escaped, str(value))
+
+
+def block(value: object, indent: str = "") -> str:
+    """Multi-line text (a passage, an answer) made safe to print: controls escaped, newlines
+    kept, and continuation lines indented so that text cannot forge a line of its own."""
+    text = _CONTROLS_BUT_NEWLINE.sub(_escaped, str(value))
+    return text.replace("\n", "\n" + indent) if indent else text
+
+
+def _json(value: object) -> str:
+    """JSON for machines; json escapes C0 controls itself, the rest are escaped here too."""
+    out = json.dumps(value, ensure_ascii=False, indent=2)
+    return re.sub(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]",
+                  lambda m: f"\\u{ord(m.group()):04x}", out)
 
 
 def _progress_bar(desc: str):
@@ -76,13 +110,15 @@ def cmd_add(args: argparse.Namespace) -> int:
             encoding=args.encoding, progress=_progress_bar("adding"),
         )
     for o in report.failed:
-        print(f"error: {o.origin}: {o.error}", file=sys.stderr)
+        print(f"error: {line(o.origin)}: {line(o.error)}", file=sys.stderr)
+    for origin, warning in report.warnings:
+        print(f"warning: {line(origin)}: {line(warning)}", file=sys.stderr)
     if args.json:
-        print(json.dumps([o.__dict__ for o in report.outcomes], ensure_ascii=False, indent=2))
+        print(_json([o.__dict__ for o in report.outcomes]))
     elif args.verbose:
         for o in report.outcomes:
             if o.status != "failed":
-                print(f"{o.status:9} {o.doc_id}  {o.chunks:4} chunks  {o.title}")
+                print(f"{o.status:9} {o.doc_id}  {o.chunks:4} chunks  {line(o.title)}")
     print(report.summary(), file=sys.stderr if args.json else sys.stdout)
     return 0 if report.ok else 1
 
@@ -90,13 +126,14 @@ def cmd_add(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     docs = _open(args).documents()
     if args.json:
-        print(json.dumps([d.to_dict() for d in docs], ensure_ascii=False, indent=2))
+        print(_json([d.to_dict() for d in docs]))
         return 0
     if not docs:
         print("no documents; add some with `qa add PATH`")
         return 0
     for d in docs:
-        print(f"{d.doc_id}  {d.chunks:4} chunks  {d.published or '----------'}  {d.title[:70]}")
+        published = line(d.published or "----------")
+        print(f"{d.doc_id}  {d.chunks:4} chunks  {published}  {line(d.title[:70])}")
     print(f"{len(docs)} documents, {sum(d.chunks for d in docs)} chunks")
     return 0
 
@@ -105,20 +142,20 @@ def cmd_remove(args: argparse.Namespace) -> int:
     kb = _open(args)
     for ref in args.ids:
         info = kb.remove(ref)
-        print(f"removed {info.doc_id}  ({info.chunks} chunks)  {info.title}")
+        print(f"removed {info.doc_id}  ({info.chunks} chunks)  {line(info.title)}")
     return 0
 
 
 def _print_passages(passages, as_json: bool) -> None:
     if as_json:
-        print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=2))
+        print(_json([p.to_dict() for p in passages]))
         return
     if not passages:
         print("no passages found")
     for rank, p in enumerate(passages, start=1):
-        date = f" ({p.published})" if p.published else ""
-        print(f"[{rank}] {p.score:.3f}  {p.title}{date}  [{p.doc_id} {p.start}-{p.end}]")
-        print(f"    {p.text}\n")
+        date = f" ({line(p.published)})" if p.published else ""
+        print(f"[{rank}] {p.score:.3f}  {line(p.title)}{date}  [{p.doc_id} {p.start}-{p.end}]")
+        print(f"    {block(p.text, '    ')}\n")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -132,7 +169,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         try:
             _print_passages(kb.retrieve(question, args.k, as_of=args.as_of), args.json)
         except QAError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {line(exc)}", file=sys.stderr)
     return 0
 
 
@@ -151,21 +188,21 @@ def _questions(prompt: str):
 
 def _print_answer(answer, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        print(_json(answer.to_dict()))
         return
-    print(answer.text)
+    print(block(answer.text))
     if answer.refused and answer.passages:
         print("\nNearest passages:")
     elif answer.citations:
         print()
     if answer.refused:
         for n, p in enumerate(answer.passages[:3], start=1):
-            print(f"  [{n}] {p.title}{f' ({p.published})' if p.published else ''}: "
-                  f"{p.text[:160]}…")
+            date = f" ({line(p.published)})" if p.published else ""
+            print(f"  [{n}] {line(p.title)}{date}: {line(p.text[:160])}…")
         return
     for c in answer.citations:
-        date = f" ({c.passage.published})" if c.passage.published else ""
-        print(f"  [{c.n}] {c.passage.title}{date}: “{c.sentence or c.quote}”")
+        date = f" ({line(c.passage.published)})" if c.passage.published else ""
+        print(f"  [{c.n}] {line(c.passage.title)}{date}: “{line(c.sentence or c.quote)}”")
 
 
 def _answer_streaming(kb, question: str, history, as_of: str | None = None) -> object:
@@ -176,12 +213,12 @@ def _answer_streaming(kb, question: str, history, as_of: str | None = None) -> o
     streamed = False
     for event in kb.stream(question, history, as_of=as_of):
         if isinstance(event, ExtractiveEvent) and sys.stderr.isatty():
-            print(f"\033[2m{event.answer.text}\033[0m", file=sys.stderr)
+            print(f"\033[2m{block(event.answer.text)}\033[0m", file=sys.stderr)
         elif isinstance(event, TokenEvent) and sys.stderr.isatty():
             if not streamed:
                 print("\033[2m…\033[0m", file=sys.stderr)
             streamed = True
-            print(f"\033[2m{event.text}\033[0m", end="", file=sys.stderr, flush=True)
+            print(f"\033[2m{block(event.text)}\033[0m", end="", file=sys.stderr, flush=True)
         elif isinstance(event, FinalEvent):
             final = event.answer
     if streamed:
@@ -206,7 +243,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         try:
             answer = _answer_streaming(kb, question, history)
         except QAError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {line(exc)}", file=sys.stderr)
             continue
         _print_answer(answer, False)
         history += [("user", question), ("assistant", answer.text)]
@@ -231,8 +268,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     )
     summary = evaluation.summarize(results, meta)
     report = evaluation.write_report(results, summary, out_dir)
-    print(report.read_text().split("\n![", 1)[0].rstrip())
-    print(f"\nreport: {report}\nper question: {out_dir / 'results.jsonl'}")
+    print(block(report.read_text().split("\n![", 1)[0].rstrip()))
+    print(f"\nreport: {line(report)}\nper question: {line(out_dir / 'results.jsonl')}")
     return 0
 
 
@@ -343,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except QAError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

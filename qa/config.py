@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .errors import ConfigError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_DIR.parent
 """The source checkout, when running from one. Tests and benchmarks use it; no default does,
@@ -69,7 +71,7 @@ def _env_int(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
 def _env_float(name: str, default: float) -> float:
@@ -79,7 +81,7 @@ def _env_float(name: str, default: float) -> float:
     try:
         return float(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -95,7 +97,7 @@ def _auth(raw: str) -> tuple[str, str] | None:
         return None
     user, sep, password = raw.partition(":")
     if not sep or not user or not password:
-        raise ValueError('QA_AUTH must look like "user:password"')
+        raise ConfigError('QA_AUTH must look like "user:password"')
     return (user, password)
 
 
@@ -121,7 +123,7 @@ class Settings:
     embed_batch_size: int = 32
     """QA_EMBED_BATCH: sentences per encode batch."""
     chunk_size: int = 1000
-    """QA_CHUNK_SIZE: target maximum characters per chunk (paragraphs kept whole if they fit)."""
+    """QA_CHUNK_SIZE: maximum characters per chunk (paragraphs kept whole if they fit)."""
     max_file_mb: float = 20.0
     """QA_MAX_FILE_MB: larger files are refused with a clear message."""
     hnsw_ef_search: int = 200

@@ -24,3 +24,7 @@ class StoreError(QAError):
 
 class NotFoundError(QAError):
     """A document id that is not in the store."""
+
+
+class ConfigError(QAError, ValueError):
+    """A setting (a QA_* variable) that cannot be used; a ValueError too, as before."""

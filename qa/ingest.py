@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -32,8 +33,10 @@ def parse_date(value: object) -> str | None:
         return None
     if isinstance(value, datetime | date):
         return value.strftime("%Y-%m-%d")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None  # a list, an object, true/false: not a date
     text = str(value).strip()
-    if not text:
+    if not text or len(text) > 100:
         return None
     m = re.match(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})", text)
     if m:
@@ -45,8 +48,36 @@ def parse_date(value: object) -> str | None:
 
     try:
         return dateparser.parse(text, fuzzy=False).date().isoformat()
-    except (ValueError, OverflowError):
+    except (ValueError, OverflowError, TypeError):
         return None
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
+def date_warning(value: object) -> str | None:
+    """Why a date found in a document cannot be used (None when it can, or when there is
+    none): the document is still added, without a date, and the add reports the warning."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if parse_date(value) is not None:
+        return None
+    if isinstance(value, str):
+        shown = value.strip()
+        shown = shown if len(shown) <= 40 else shown[:40] + "…"
+        return f"cannot read the date {shown!r}; added without a date (use YYYY-MM-DD)"
+    return f"the date is {_kind(value)}, not a date; added without a date (use YYYY-MM-DD)"
 
 
 def checked_date(value: str | None, origin: str) -> str | None:
@@ -113,6 +144,7 @@ def article_from_text(
     published: str | None = None,
     default_title: str | None = None,
     default_source: str | None = None,
+    warnings: tuple[str, ...] = (),
 ) -> Article:
     """Build an Article from raw text, reading a headline and metadata lines where present."""
     text = normalize(text)
@@ -122,13 +154,17 @@ def article_from_text(
         raise InputError(origin, "no article text (the document is empty or only boilerplate)")
     title = title or found_title or default_title or body.split("\n", 1)[0][:80]
     found_source = meta.get("url") or meta.get("link") or meta.get("source")
-    found_date = parse_date(meta.get("date") or meta.get("published") or meta.get("updated"))
+    raw_date = meta.get("date") or meta.get("published") or meta.get("updated")
+    found_date = parse_date(raw_date)
+    if not published and (bad := date_warning(raw_date)):
+        warnings = (*warnings, bad)
     return Article(
         text=body,
         title=title.strip(),
         source=source or found_source or default_source or f"pasted:{_digest(body)}",
         published=published or found_date,
         origin=origin,
+        warnings=warnings if not published else (),
     )
 
 
@@ -137,6 +173,9 @@ def pasted(
 ) -> Article:
     """Pasted text. Without a source, a title makes re-pasting an edited version replace it."""
     origin = f"pasted text{f' {title!r}' if title else ''}"
+    for name, value in (("text", text), ("title", title), ("source", source), ("date", date)):
+        if value is not None and not isinstance(value, str):
+            raise InputError(origin, f"the {name} is {_kind(value)}; it must be a string")
     if not text or not text.strip():
         raise InputError(origin, "empty text")
     published = checked_date(date, origin)
@@ -151,22 +190,73 @@ def pasted(
     )
 
 
-def expand(paths: list[str | Path]) -> tuple[list[Path], list[InputError]]:
-    """Files to add from paths that may be folders; missing or unsupported paths become errors."""
+def _link_target(path: Path) -> tuple[Path | None, str]:
+    """Where a symbolic link finally points (None and why when it cannot be resolved)."""
+    try:
+        return path.resolve(strict=True), ""
+    except RuntimeError:  # Python 3.11 raises this for a loop
+        return None, "a symbolic link that loops"
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP
+            return None, "a symbolic link that loops"
+        return None, "a broken symbolic link"
+
+
+def _inside(target: Path, folder: Path) -> bool:
+    return target == folder or target.is_relative_to(folder)
+
+
+def expand_paths(
+    paths: list[str | Path],
+) -> tuple[list[Path], list[InputError], list[tuple[str, str]]]:
+    """Files to add from paths that may be folders, inputs that cannot be added, and warnings.
+
+    Symbolic links are followed only while they stay inside the folder being added (for a
+    file named directly, the folder it is in): a link to ``/etc/passwd`` dropped into a
+    folder of articles is reported, naming its target, and never read.
+    """
     files: list[Path] = []
     errors: list[InputError] = []
+    warnings: list[tuple[str, str]] = []
     for raw in paths:
+        if not isinstance(raw, str | os.PathLike) or not str(raw):
+            errors.append(InputError(repr(raw), "not a file or folder path"))
+            continue
         path = Path(raw).expanduser()
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             errors.append(InputError(str(raw), "no such file or folder"))
+        elif path.is_symlink() and not path.is_dir():
+            target, why = _link_target(path)
+            folder = path.absolute().parent.resolve()
+            if target is None:
+                errors.append(InputError(str(raw), f"{why}; not followed"))
+            elif not _inside(target, folder):
+                errors.append(InputError(
+                    str(raw), f"a symbolic link to {target}, outside {folder}; not followed "
+                    f"(add {target} itself if you mean it)"))
+            else:
+                files.append(path)
         elif path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in SUPPORTED
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
+            root = path.resolve()
+            found = []
+            for p in sorted(path.rglob("*")):
+                if any(part.startswith(".") for part in p.relative_to(path).parts):
+                    continue
+                if p.is_symlink():
+                    target, why = _link_target(p)
+                    if target is None:
+                        if p.suffix.lower() in SUPPORTED:
+                            warnings.append((str(p), f"{why}; not followed"))
+                        continue
+                    if not _inside(target, root):
+                        if target.is_dir() or p.suffix.lower() in SUPPORTED:
+                            warnings.append((str(p), f"not followed: a symbolic link to "
+                                                     f"{target}, outside {path}"))
+                        continue
+                    if target.is_dir():
+                        continue  # a link to a folder inside: its files are found anyway
+                if p.is_file() and p.suffix.lower() in SUPPORTED:
+                    found.append(p)
             if not found:
                 errors.append(
                     InputError(str(raw), f"folder has no supported files ({', '.join(SUPPORTED)})")
@@ -174,6 +264,12 @@ def expand(paths: list[str | Path]) -> tuple[list[Path], list[InputError]]:
             files.extend(found)
         else:
             files.append(path)
+    return files, errors, warnings
+
+
+def expand(paths: list[str | Path]) -> tuple[list[Path], list[InputError]]:
+    """Files to add from paths that may be folders; missing or unsupported paths become errors."""
+    files, errors, _ = expand_paths(paths)
     return files, errors
 
 
@@ -244,6 +340,7 @@ def _html_article(html: str, origin: str, default_title: str) -> Article:
         published=parse_date(doc.date),
         default_title=default_title,
         default_source=str(Path(origin).resolve()),
+        warnings=tuple(w for w in [date_warning(doc.date)] if w),
     )
 
 
@@ -280,6 +377,9 @@ def _pdf_article(data: bytes, origin: str, default_title: str) -> Article:
     )
 
 
+_JSONL_STRINGS = ("title", "url", "source", "id")
+
+
 def _jsonl_articles(text: str, origin: str) -> Iterator[Article | InputError]:
     """One article per line (fields text, title, url, date, id); a bad line is its own error."""
     for n, line in enumerate(text.split("\n"), start=1):
@@ -294,14 +394,24 @@ def _jsonl_articles(text: str, origin: str) -> Iterator[Article | InputError]:
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             yield InputError(where, "line has no 'text' string field")
             continue
+        wrong = [
+            f"'{key}' is {_kind(row[key])}" for key in _JSONL_STRINGS
+            if row.get(key) is not None and not isinstance(row[key], str)
+            and not (key == "id" and isinstance(row[key], int) and not isinstance(row[key], bool))
+        ]
+        if wrong:
+            yield InputError(where, f"field {', '.join(wrong)}; it must be a string")
+            continue
+        raw_date = row.get("date") if row.get("date") not in (None, "") else row.get("published")
         try:
             yield article_from_text(
                 row["text"],
                 origin=where,
-                title=(row.get("title") or None),
+                title=(row.get("title") or "").strip() or None,
                 source=row.get("url") or row.get("source") or None,
-                published=parse_date(row.get("date") or row.get("published")),
+                published=parse_date(raw_date),
                 default_source=f"{Path(origin).resolve()}#{row.get('id') or n}",
+                warnings=tuple(w for w in [date_warning(raw_date)] if w),
             )
         except InputError as exc:
             yield exc
@@ -349,9 +459,11 @@ def load_file(
     except InputError as exc:
         return [exc]
     overrides = {"title": title, "source": source, "published": published}
-    overrides = {k: v for k, v in overrides.items() if v}
+    overrides: dict[str, object] = {k: v for k, v in overrides.items() if v}
     if not overrides:
         return articles
+    if published:
+        overrides["warnings"] = ()  # the date given replaces any unreadable one
     from dataclasses import replace
 
     return [replace(a, **overrides) if isinstance(a, Article) else a for a in articles]

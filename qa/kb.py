@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -11,11 +13,22 @@ from pathlib import Path
 from .chunking import chunk_text
 from .config import Settings
 from .embeddings import PackagedEmbeddings
-from .errors import InputError, QAError
-from .ingest import expand, load_file, pasted
+from .errors import InputError, QAError, StoreError
+from .ingest import expand_paths, load_file, pasted
 from .keyword import KeywordIndex
 from .models import AddOutcome, AddReport, Article, DocumentInfo, Passage
-from .store import ChromaStore, PreparedDoc, doc_id_for, version_for
+from .store import (
+    ChromaStore,
+    FolderClaim,
+    PreparedDoc,
+    app_holding,
+    doc_id_for,
+    read_only_message,
+    shared_write,
+    version_for,
+)
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """Called as progress(documents_done, documents_total) while adding."""
@@ -29,12 +42,28 @@ class KnowledgeBase:
 
     Open one with :func:`qa.open`. Safe to share between threads of one process; in the
     embedded mode, writes from several processes are serialized by a lock file.
+
+    ``exclusive=True`` (the web app) claims an embedded folder for this process: while it is
+    open, writes from other processes are refused with a message that says to add through the
+    app (see ``qa/store.py``, "one embedded folder, one app").
     """
 
-    def __init__(self, settings: Settings, *, rebuild_index: bool = False):
+    def __init__(
+        self, settings: Settings, *, rebuild_index: bool = False, exclusive: bool = False
+    ):
         self.settings = settings
+        self._claim: FolderClaim | None = None
+        if exclusive and not settings.chroma_url:  # claimed before anything is read
+            self._claim = FolderClaim.acquire(settings.data_dir)
         self.embeddings = PackagedEmbeddings(settings.embedder, settings.embed_batch_size)
-        self.store = ChromaStore(settings, self.embeddings, rebuild_index=rebuild_index)
+        try:
+            passive = (self._claim is None and not settings.chroma_url
+                       and app_holding(settings.data_dir) is not None)
+            self.store = ChromaStore(settings, self.embeddings, rebuild_index=rebuild_index,
+                                     passive=passive)
+        except BaseException:
+            self.close()
+            raise
         self._keyword = KeywordIndex()
         self._chat_model = None
         self._llm_lock = threading.Lock()
@@ -46,18 +75,39 @@ class KnowledgeBase:
     def _chunking(self) -> str:
         return f"news-v1:{self.settings.chunk_size}"
 
+    def close(self) -> None:
+        """Give up the folder's claim (``exclusive=True``); the store stays readable."""
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
+
+    @property
+    def read_only(self) -> bool:
+        """True when the store can be read but not written (a read-only folder)."""
+        return bool(getattr(self.store, "read_only", False))
+
     @contextlib.contextmanager
     def _write_lock(self) -> Iterator[None]:
         if self.settings.chroma_url:  # the server serializes writes; the protocol keeps order
             yield
             return
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.settings.data_dir / ".write.lock", "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+        data_dir = self.settings.data_dir
+        if self.read_only:
+            raise StoreError(read_only_message(data_dir))
+        outer = contextlib.nullcontext() if self._claim else shared_write(data_dir)
+        with outer:
             try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+                fh = open(data_dir / ".write.lock", "w")
+            except OSError as exc:
+                raise StoreError(read_only_message(data_dir) if exc.errno in (
+                    errno.EROFS, errno.EACCES) else f"cannot write to {data_dir} "
+                    f"({exc.strerror})") from exc
+            with fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
 
     def add(
         self,
@@ -73,15 +123,22 @@ class KnowledgeBase:
         Each unreadable input is reported as failed with a one-line reason; the others are
         still added. ``title``/``source``/``date`` override what the documents say.
         """
-        files, errors = expand(list(paths))
+        files, errors, skipped = expand_paths(list(paths))
         items: list[Article | InputError] = list(errors)
         max_bytes = int(self.settings.max_file_mb * 1_000_000)
         for path in files:
-            items += load_file(
-                path, max_bytes=max_bytes, encoding=encoding, title=title, source=source,
-                date=date,
-            )
-        return self.add_articles(items, progress=progress)
+            try:
+                items += load_file(
+                    path, max_bytes=max_bytes, encoding=encoding, title=title, source=source,
+                    date=date,
+                )
+            except Exception as exc:  # a parser bug must cost one file, not the whole add
+                log.warning("unexpected error reading %s", path, exc_info=True)
+                items.append(InputError(str(path), f"could not be read ({type(exc).__name__} "
+                                                   "in the parser)"))
+        report = self.add_articles(items, progress=progress)
+        report.skipped += skipped
+        return report
 
     def add_text(
         self,
@@ -128,7 +185,7 @@ class KnowledgeBase:
                 if live == version:
                     outcomes[i] = AddOutcome(
                         item.origin, "unchanged", doc_id, item.title,
-                        chunks=self.store.count_chunks(doc_id),
+                        chunks=self.store.count_chunks(doc_id), warnings=item.warnings,
                     )
                     continue
                 chunks = chunk_text(item.text, self.settings.chunk_size)
@@ -153,7 +210,7 @@ class KnowledgeBase:
                     for i, doc, status in group:
                         outcomes[i] = AddOutcome(
                             doc.article.origin, status, doc.doc_id, doc.article.title,  # type: ignore[arg-type]
-                            chunks=len(doc.chunks),
+                            chunks=len(doc.chunks), warnings=doc.article.warnings,
                         )
                 done += len(group)
                 if progress:
@@ -218,6 +275,10 @@ class KnowledgeBase:
         empty; never again once done, so a removed sample stays removed."""
         if self.store.get_meta("seeded"):
             return None
+        if self._claim is None and not self.settings.chroma_url and app_holding(
+            self.settings.data_dir
+        ):
+            return None  # the app that holds the folder seeds it, not a reader beside it
         report = None
         corpus = self.settings.corpus_dir
         if not self.store.documents() and corpus.is_dir() and any(corpus.iterdir()):
@@ -334,18 +395,24 @@ def open_kb(
     *,
     settings: Settings | None = None,
     seed: bool | None = None,
+    exclusive: bool = False,
 ) -> KnowledgeBase:
     """Open (or create) the knowledge base.
 
     With ``seed=True`` (default: QA_SEED_CORPUS, off) an empty store is first given the sample
-    article (QA_CORPUS_DIR); ``kb.seed_report`` then says what was added.
+    article (QA_CORPUS_DIR); ``kb.seed_report`` then says what was added. ``exclusive``: see
+    :class:`KnowledgeBase` (the web app opens its store this way).
     """
     settings = settings or Settings.from_env()
     if data_dir is not None:
         settings = settings.with_(data_dir=Path(data_dir).expanduser())
-    kb = KnowledgeBase(settings)
-    if kb.store.get_meta("reindexing"):
-        raise QAError("a re-index was interrupted; run `qa reindex` to finish it")
-    if settings.seed_corpus if seed is None else seed:
-        kb.seed()
+    kb = KnowledgeBase(settings, exclusive=exclusive)
+    try:
+        if kb.store.get_meta("reindexing"):
+            raise QAError("a re-index was interrupted; run `qa reindex` to finish it")
+        if (settings.seed_corpus if seed is None else seed) and not kb.read_only:
+            kb.seed()
+    except BaseException:
+        kb.close()
+        raise
     return kb

@@ -26,6 +26,8 @@ class Article:
     """Publication date as ISO ``YYYY-MM-DD`` when known."""
     origin: str = ""
     """What the user gave us (path, path#line for JSONL), for error messages and reports."""
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+    """Problems that did not stop the article from being added (an unreadable date)."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class AddOutcome:
     chunks: int = 0
     error: str | None = None
     """One-line reason, set when status is 'failed'."""
+    warnings: tuple[str, ...] = ()
+    """One-line notes on a document that was added anyway (e.g. its date could not be read)."""
 
 
 @dataclass
@@ -100,6 +104,8 @@ class AddReport:
     """Result of one add call: one outcome per document (or per unreadable input)."""
 
     outcomes: list[AddOutcome] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """(path, reason) of inputs deliberately left out, e.g. a link leaving the added folder."""
 
     def count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -112,8 +118,17 @@ class AddReport:
     def ok(self) -> bool:
         return not self.failed
 
+    @property
+    def warnings(self) -> list[tuple[str, str]]:
+        """(origin, message) of every warning: skipped inputs, then per-document notes."""
+        return list(self.skipped) + [
+            (o.origin, w) for o in self.outcomes for w in o.warnings
+        ]
+
     def summary(self) -> str:
+        n = len(self.warnings)
         return (
             f"added {self.count('added')}, unchanged {self.count('unchanged')}, "
             f"replaced {self.count('replaced')}, failed {self.count('failed')}"
+            + (f", warnings {n}" if n else "")
         )

@@ -24,22 +24,31 @@ Commit protocol for one document:
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import functools
 import hashlib
+import logging
 import os
 import socket
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from .config import Settings
 from .errors import EmbedderMismatchError, NotFoundError, QAError, StoreError
 from .models import Article, Chunk, DocumentInfo, Passage
 
+log = logging.getLogger(__name__)
+
 SCHEMA = 1
+MIN_ID_PREFIX = 6
+"""Shortest id prefix that may name a document (to remove or show it)."""
 _NO_VECTOR = [0.0]  # catalog records are looked up by id/metadata, never by similarity
 _STALE_PENDING_S = 3600.0
 
@@ -88,10 +97,13 @@ class PreparedDoc:
 
 
 def _guarded(method):
-    """Turn a Chroma server's connection failures into a StoreError that says what to do.
+    """Turn Chroma's failures into a StoreError that names the cause and says what to do.
 
-    Only in server mode: there the usual cause is a server that is down or restarting, and
-    the next call succeeds once it is back (the HTTP client reconnects by itself)."""
+    In server mode the usual cause is a server that is down or restarting, and the next call
+    succeeds once it is back (the HTTP client reconnects by itself). In a folder, the usual
+    cause is another process that wrote to it behind this one's back (see "one embedded
+    folder, one app"), or a folder that became read-only; Chroma's own message is logged,
+    never shown."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
@@ -101,13 +113,161 @@ def _guarded(method):
             raise
         except Exception as exc:
             if not self.settings.chroma_url:
-                raise
+                log.warning("store %s failed in %s", self.settings.data_dir, method.__name__,
+                            exc_info=True)
+                raise _folder_error(self.settings.data_dir, exc) from exc
             raise StoreError(
                 f"the Chroma server at {self.settings.chroma_url} is not answering "
                 f"({type(exc).__name__}: {exc}); check that `chroma run` is up, then retry"
             ) from exc
 
     return wrapper
+
+
+# -- one embedded folder, one app ------------------------------------------------------------
+#
+# Chroma's embedded mode keeps each folder's vector index in the memory of the process that
+# opened it. When another process writes to the folder, that memory goes stale and every
+# query fails ("Error finding id") until the process restarts. So a web app *claims* its
+# folder: it holds an exclusive flock on ``<data_dir>/.app.lock`` for as long as it runs,
+# and every other process (``qa add``, ``qa remove``, ``qa reindex``, Python) takes a shared
+# lock on the same file around each write, which is refused at once, with a message saying
+# how to add instead, while an app holds the folder. Reading from another process (``qa
+# list``, ``qa search``, ``qa ask``) stays allowed: it writes nothing. A Chroma server
+# (QA_CHROMA_URL) has no such limit: the server is the one process that owns the data.
+
+APP_LOCK = ".app.lock"
+
+
+def _is_read_only(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return True
+    text = str(exc).lower()
+    return "readonly database" in text or "read-only file system" in text
+
+
+def read_only_message(where: object) -> str:
+    return (
+        f"the store at {where} is read-only; reading works, but adding or removing "
+        f"documents needs write access to {where}"
+    )
+
+
+def _app_pid(fh) -> str:
+    fh.seek(0)
+    return fh.read(64).strip() or "?"
+
+
+def app_in_charge_message(data_dir: Path, pid: str) -> str:
+    return (
+        f"the newsqa web app (pid {pid}) has the store at {data_dir} open, and only it may "
+        "write there; add or remove documents in the app (its Documents tab, or its /add and "
+        "/remove endpoints), or stop the app and run this again"
+    )
+
+
+class FolderClaim:
+    """A web app's exclusive claim on an embedded store folder (see the notes above)."""
+
+    def __init__(self, fh):
+        self._fh = fh
+
+    @classmethod
+    def acquire(cls, data_dir: Path, wait_s: float = 60.0) -> FolderClaim | None:
+        """Claim the folder; wait for a ``qa`` write in progress, refuse when another app
+        holds it. None when the folder is read-only (then nobody can write there)."""
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            fh = open(data_dir / APP_LOCK, "a+")
+        except OSError as exc:
+            if _is_read_only(exc):
+                return None
+            raise StoreError(f"cannot use the folder {data_dir} ({exc.strerror})") from exc
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                pid = _app_pid(fh)
+                if pid.isdigit() and _pid_alive(int(pid)):
+                    fh.close()
+                    raise StoreError(
+                        f"another newsqa web app (pid {pid}) already serves the store at "
+                        f"{data_dir}; stop it first, or give this one its own QA_DATA_DIR "
+                        "(or share one Chroma server, QA_CHROMA_URL)"
+                    ) from None
+                if time.monotonic() > deadline:
+                    fh.close()
+                    raise StoreError(
+                        f"a `qa` command has been writing to the store at {data_dir} for over "
+                        f"{wait_s:.0f} s; start the app when it has finished"
+                    ) from None
+                time.sleep(0.2)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        return cls(fh)
+
+    def release(self) -> None:
+        if self._fh is not None and not self._fh.closed:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+
+
+@contextlib.contextmanager
+def shared_write(data_dir: Path) -> Iterator[None]:
+    """Held around a write by a process that does not hold the folder's claim: refused at
+    once, with what to do instead, while a web app holds it."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fh = open(data_dir / APP_LOCK, "a+")
+    except OSError as exc:
+        if _is_read_only(exc):
+            raise StoreError(read_only_message(data_dir)) from exc
+        raise StoreError(f"cannot use the folder {data_dir} ({exc.strerror})") from exc
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreError(app_in_charge_message(data_dir, _app_pid(fh))) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def app_holding(data_dir: Path) -> str | None:
+    """The pid of the web app that holds the folder, or None (this process holds nothing)."""
+    try:
+        fh = open(data_dir / APP_LOCK, "rb")
+    except OSError:
+        return None
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            return fh.read(64).decode("ascii", "replace").strip() or "?"
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return None
+
+
+def _folder_error(data_dir: Path, exc: BaseException) -> StoreError:
+    if _is_read_only(exc):
+        return StoreError(read_only_message(data_dir))
+    text = str(exc)
+    if "Error finding id" in text or "Error executing plan" in text or "Nothing found" in text:
+        return StoreError(
+            f"the store at {data_dir} was changed by another process while this one had it "
+            "open, so its in-memory index is out of date; restart this program (nothing "
+            "committed is lost), and add documents through the running app, not `qa add`"
+        )
+    return StoreError(
+        f"the store at {data_dir} could not be used ({type(exc).__name__} inside Chroma); "
+        "restart this program, and if it keeps failing, check the folder's disk and rights"
+    )
 
 
 def _owner() -> str:
@@ -124,7 +284,8 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _connect(settings: Settings):
+def _connect(settings: Settings) -> tuple[Any, bool]:
+    """A Chroma client for the settings, and whether the store is read-only here."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -142,14 +303,22 @@ def _connect(settings: Settings):
                 port=url.port or (443 if url.scheme == "https" else 8000),
                 ssl=url.scheme == "https",
                 settings=chroma_settings,
-            )
+            ), False
         except Exception as exc:  # chromadb raises several types for an unreachable server
             raise StoreError(
                 f"cannot reach the Chroma server at {settings.chroma_url} ({exc}); "
                 "is `chroma run` up?"
             ) from exc
     path = settings.data_dir / "chroma"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if _is_read_only(exc):
+            raise StoreError(
+                f"the folder {settings.data_dir} is read-only and holds no store yet; "
+                "point QA_DATA_DIR at a folder you can write to"
+            ) from exc
+        raise StoreError(f"cannot create the store at {path} ({exc.strerror})") from exc
     sqlite = path / "chroma.sqlite3"
     segments = [p for p in path.iterdir() if p.is_dir()]
     if segments and not sqlite.exists():
@@ -164,21 +333,76 @@ def _connect(settings: Settings):
                     f"the store at {path} is corrupt (chroma.sqlite3 is not a database); "
                     f"move it away and rebuild with `qa add` (or delete {path})"
                 )
+    if _folder_read_only(path):
+        # Chroma cannot open a folder it may not write to (it writes even to read), so a
+        # read-only store is read from a private copy; writes are refused (ChromaStore).
+        return _open_snapshot(path, chroma_settings), True
     try:
-        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings), False
     except Exception as exc:
+        if _is_read_only(exc):
+            return _open_snapshot(path, chroma_settings), True
         raise StoreError(
-            f"cannot open the store at {path} ({exc}); move it away and rebuild with `qa add`"
+            f"cannot open the store at {path} ({_short(exc)}); if it is damaged, move it "
+            "away and rebuild with `qa add`"
+        ) from exc
+
+
+def _short(exc: BaseException) -> str:
+    """An exception as a short one-line cause for a message."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 160 else text[:160] + "…"
+
+
+def _folder_read_only(path: Path) -> bool:
+    """Whether this process cannot write the store folder or its database."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=path, prefix=".probe-"):
+            pass
+        sqlite = path / "chroma.sqlite3"
+        if sqlite.exists():
+            with open(sqlite, "r+b"):
+                pass
+    except OSError as exc:
+        return _is_read_only(exc)
+    return False
+
+
+def _open_snapshot(path: Path, chroma_settings):
+    import atexit
+    import shutil
+    import tempfile
+
+    import chromadb
+
+    copy = Path(tempfile.mkdtemp(prefix="newsqa-readonly-")) / "chroma"
+    try:
+        shutil.copytree(path, copy)
+        atexit.register(shutil.rmtree, copy.parent, ignore_errors=True)
+        return chromadb.PersistentClient(path=str(copy), settings=chroma_settings)
+    except Exception as exc:
+        shutil.rmtree(copy.parent, ignore_errors=True)
+        raise StoreError(
+            f"the store at {path} is read-only and could not be read ({_short(exc)}); "
+            "give this user write access to it, or copy it somewhere writable"
         ) from exc
 
 
 class ChromaStore:
     """Chunk vectors and the document catalog in Chroma, with the commit protocol above."""
 
-    def __init__(self, settings: Settings, embeddings, *, rebuild_index: bool = False):
+    def __init__(
+        self, settings: Settings, embeddings, *, rebuild_index: bool = False,
+        passive: bool = False,
+    ):
+        """``passive``: open without writing anything (no recovery, no settings change),
+        for a reader beside the web app that holds the folder."""
         self.settings = settings
+        self._passive = passive
         self.embeddings = embeddings
-        self.client = _connect(settings)
+        self.client, self.read_only = _connect(settings)
         self.name = settings.collection
         self.catalog_name = f"{settings.collection}-docs"
         self._lock = threading.RLock()
@@ -193,9 +417,10 @@ class ChromaStore:
             raise
         except Exception as exc:
             where = settings.chroma_url or settings.data_dir / "chroma"
-            raise StoreError(f"cannot open the Chroma store at {where} ({exc})") from exc
+            raise StoreError(f"cannot open the Chroma store at {where} ({_short(exc)})") from exc
         self.vectorstore = self._langchain_store()
-        self.recover()
+        if not self._passive:
+            self.recover()
         self._load_versions()
         if not self._versions and self.chunks.count() > 0:
             raise StoreError(
@@ -254,7 +479,7 @@ class ChromaStore:
                 "or set QA_EMBEDDER back"
             )
         hnsw = (col.configuration or {}).get("hnsw") or {}
-        if hnsw.get("ef_search") != self.settings.hnsw_ef_search:
+        if hnsw.get("ef_search") != self.settings.hnsw_ef_search and not self._passive:
             col.modify(configuration={"hnsw": {"ef_search": self.settings.hnsw_ef_search}})
         return col
 
@@ -344,14 +569,23 @@ class ChromaStore:
 
     @_guarded
     def resolve(self, ref: str) -> str:
-        """Document id from an id, a unique id prefix, or a document's exact source."""
+        """Document id from a full id, a unique id prefix of at least ``MIN_ID_PREFIX``
+        characters, or a document's exact source. A shorter prefix is refused even when it is
+        unique: "5" must never remove an article by accident."""
+        if not isinstance(ref, str) or not ref.strip():
+            raise NotFoundError("no document given: give its id (see `qa list`) or its source")
         got = self.catalog.get(ids=[ref], include=[])
         if got["ids"]:
             return ref
         by_source = self.catalog.get(where={"source": ref}, include=[])
         if by_source["ids"]:
             return by_source["ids"][0]
-        matches = [d.doc_id for d in self.documents() if d.doc_id.startswith(ref)] if ref else []
+        if len(ref) < MIN_ID_PREFIX:
+            raise NotFoundError(
+                f"no document with id or source {ref!r} (an id prefix needs at least "
+                f"{MIN_ID_PREFIX} characters; see `qa list`)"
+            )
+        matches = [d.doc_id for d in self.documents() if d.doc_id.startswith(ref)]
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
@@ -365,6 +599,10 @@ class ChromaStore:
         return len(self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"])
 
     # -- writing -----------------------------------------------------------------------------
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StoreError(read_only_message(self.settings.data_dir))
+
     def _mark_pending(self, items: Sequence[tuple[str, str]]) -> None:
         now = time.time()
         self.catalog.upsert(
@@ -392,6 +630,7 @@ class ChromaStore:
     @_guarded
     def write(self, docs: Sequence[PreparedDoc]) -> None:
         """Embed and write documents; each becomes visible only at its catalog commit."""
+        self._check_writable()
         with self._lock:
             self._mark_pending([(d.doc_id, d.version) for d in docs])
             ids, metas, texts = [], [], []
@@ -431,6 +670,7 @@ class ChromaStore:
 
     @_guarded
     def remove(self, doc_id: str) -> None:
+        self._check_writable()
         with self._lock:
             self._mark_pending([(doc_id, "")])
             self.catalog.delete(ids=[doc_id])  # commit point
@@ -459,6 +699,7 @@ class ChromaStore:
     @_guarded
     def reset_chunks(self) -> None:
         """Drop every chunk vector and recreate the collection for the configured embedder."""
+        self._check_writable()
         with self._lock:
             self.client.delete_collection(self.name)
             self.chunks = self.client.create_collection(

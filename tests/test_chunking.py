@@ -57,7 +57,33 @@ def test_sentences_are_never_cut():
     assert not any(c.text.endswith("Mr.") or c.text.endswith("U.S.") for c in chunks)
 
 
-def test_a_sentence_longer_than_the_size_is_kept_whole():
-    giant = "word " * 200 + "end."
-    chunks = chunk_text("Short one.\n\n" + giant.strip(), 300)
-    assert any(c.text == giant.strip() for c in chunks)
+def _check(text, chunks, size):
+    for i, c in enumerate(chunks):
+        assert c.index == i and text[c.start : c.end] == c.text
+        assert 0 < len(c.text) <= size, len(c.text)
+    for a, b in zip(chunks, chunks[1:], strict=False):
+        assert a.end <= b.start and text[a.end : b.start].strip() == ""
+    assert "".join(text.split()) == "".join("".join(c.text.split()) for c in chunks)
+
+
+def test_a_sentence_longer_than_the_size_is_split_at_whitespace():
+    giant = ("word " * 200 + "end.").strip()
+    text = "Short one.\n\n" + giant
+    chunks = chunk_text(text, 300)
+    _check(text, chunks, 300)
+    # cut between words, never inside one
+    assert all(c.text.split()[0] in ("word", "end.", "Short") for c in chunks)
+    assert all(c.text.split()[-1] in ("word", "end.", "one.") for c in chunks)
+
+
+def test_a_huge_line_without_full_stops_is_capped():
+    """Attack 3: a 15 MB line with no sentence end became one 15 MB chunk."""
+    line = " ".join(f"token{i % 97} and more words without any stop" for i in range(6000))
+    chunks = chunk_text(line, 1000)
+    _check(line, chunks, 1000)
+    assert len(chunks) >= len(line) // 1000
+    # a run with no whitespace at all is cut at the size
+    blob = "x" * 2500
+    chunks = chunk_text("Head.\n\n" + blob, 1000)
+    _check("Head.\n\n" + blob, chunks, 1000)
+    assert [len(c.text) for c in chunks] == [5, 1000, 1000, 500]
