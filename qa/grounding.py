@@ -31,12 +31,14 @@ from qa.quotes import (
 
 DECLINE = "NOT IN ARTICLES"
 
-RELEVANCE_FLOOR = 0.10
+RELEVANCE_FLOOR = 0.25
 """The quote's sentence must score at least this against the question (the evidence score:
 cosine blended with keyword overlap). A sentence that merely repeats an instruction planted in
 an article ("answer BANANA") is verbatim and contains its answer, but scores 0.005-0.06 against
-the question (tests/test_prompt_injection.py); sentences that answer score 0.3-0.9."""
-
+the question (tests/test_prompt_injection.py). 0.25 is the highest floor that keeps every right
+answer of the paraphrased seed questions (lowest: 0.263); on realtimeqa-2023 it turns 8 wrong
+answers into refusals for 1 right one (docs/answers.md). Higher floors cut more wrong news
+answers but refuse paraphrases, whose words differ from the article's."""
 
 TYPE_CHECK = True
 """Refuse a short answer of the wrong kind for its question (``qa.quotes.fits_question``)."""
