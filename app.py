@@ -19,6 +19,7 @@ def main() -> None:
     print(f"newsqa: opening the knowledge base in {settings.chroma_url or settings.data_dir} …",
           flush=True)
     service = Service.from_env(settings)
+    service.start_warm_up()  # load the answer model in the background while the page opens
     demo = build_ui(service)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     options = launch_options(service)

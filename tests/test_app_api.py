@@ -32,8 +32,8 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(data_dir: Path, **env: str):
-    """Start app.py on a free port; yield its URL; stop it."""
+def running_app(data_dir: Path, script: str = "app.py", **env: str):
+    """Start app.py (or another launcher) on a free port; yield its URL; stop it."""
     port = free_port()
     full_env = {
         **os.environ, "QA_DATA_DIR": str(data_dir), "QA_SEED_CORPUS": "1", "QA_LLM": "fake",
@@ -41,7 +41,7 @@ def running_app(data_dir: Path, **env: str):
     }
     full_env.pop("QA_AUTH", None) if "QA_AUTH" not in env else None
     log = open(data_dir.parent / f"app-{port}.log", "w+")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=full_env, stdout=log,
+    proc = subprocess.Popen([sys.executable, script], cwd=ROOT, env=full_env, stdout=log,
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
