@@ -83,7 +83,7 @@ class UploadResult:
 STAGE_LABELS = {
     "model": "Loading the answer model",
     "rewrite": "Reading the question",
-    "search": "Searching {n} articles",
+    "search": "Searching {n} article{s}",
     "read": "Reading the best passages",
     "write": "Writing the answer",
     "check": "Checking the citations",
@@ -249,7 +249,8 @@ class Service:
             del self._runs[session]
 
     def stage_label(self, key: str) -> str:
-        return STAGE_LABELS[key].format(n=self.document_count())
+        n = self.document_count()
+        return STAGE_LABELS[key].format(n=n, s="" if n == 1 else "s")
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] = (),
             k: int | None = None) -> Answer:
@@ -328,7 +329,7 @@ class Service:
         """Documents, newest first; with ``query``, those whose title, source, date or id
         contain every word of it (case-insensitive)."""
         docs = [d.to_dict() for d in reversed(self.kb.documents())]
-        words = query.lower().split()
+        words = (query or "").lower().split()
         if words:
             docs = [d for d in docs if all(
                 w in " ".join(str(d.get(f) or "") for f in ("title", "source", "published",

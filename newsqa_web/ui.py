@@ -53,8 +53,7 @@ CSS = """
 #nqa-chat .nqa-preview { margin-top: 0.5em; padding: 0.4em 0.6em; border: 1px dashed
   var(--border-color-primary); border-radius: 6px; color: var(--body-text-color-subdued);
   font-size: 0.92em; }
-#nqa-chat .nqa-preview-h { font-size: 0.78em; text-transform: uppercase; letter-spacing: 0.04em;
-  font-weight: 600; margin-bottom: 0.2em; }
+#nqa-chat .nqa-preview-h { font-size: 0.85em; font-weight: 600; margin-bottom: 0.2em; }
 #nqa-chat .nqa-draft { color: var(--body-text-color-subdued); font-style: italic;
   border-left: 3px solid var(--border-color-primary); padding-left: 0.5em; margin-top: 0.4em;
   font-size: 0.9em; }
@@ -172,7 +171,8 @@ def build_ui(service: Service) -> gr.Blocks:
     settings = service.settings
     max_mb = settings.max_file_mb
 
-    def ui_refresh(query: str = ""):
+    def ui_refresh(query: str | None = ""):
+        query = query or ""
         docs = service.documents(query)
         total = len(service.documents()) if query else len(docs)
         return (
@@ -231,13 +231,10 @@ def build_ui(service: Service) -> gr.Blocks:
                         final = pending_html(stages, now, preview=preview, stopped=True,
                                              note=f"The answer model failed "
                                              f"({type(exc).__name__}: {exc}).")
-                elif kind == "done":
-                    break
-                if run.cancelled.is_set():
+                if run.cancelled.is_set() and final is None:
                     final = pending_html(stages, now, preview=preview, stopped=True,
                                          note="Stopped: the model was interrupted.")
-                    break
-                if final is not None:
+                if final is not None or kind == "done":
                     break
                 messages[-1] = {"role": "assistant",
                                 "content": pending_html(stages, now, preview=preview,
@@ -486,11 +483,12 @@ def build_ui(service: Service) -> gr.Blocks:
 
         refreshed = [docs_html, picked, chatbot, settings_md]
         hidden = {"api_visibility": "undocumented"}
+        quiet = {**hidden, "show_progress": "hidden"}  # no loading veil over the chat
 
         # chat events
         ask_args = {"fn": ui_chat, "inputs": [question, chatbot, k_slider],
                     "outputs": [question, chatbot, saved, send, stop],
-                    "concurrency_limit": CONCURRENCY, "concurrency_id": "answer", **hidden}
+                    "concurrency_limit": CONCURRENCY, "concurrency_id": "answer", **quiet}
         for trigger in (question.submit, send.click):
             trigger(**ask_args)
         stop.click(ui_stop, None, None, queue=False, **hidden)
@@ -499,18 +497,18 @@ def build_ui(service: Service) -> gr.Blocks:
                     [chatbot, saved, source_panel], **hidden)
         chatbot.clear(lambda: ([], empty_source_html()), None, [saved, source_panel], **hidden)
         cite_open.click(ui_show_source, cite_ref, source_panel, api_name="source",
-                        api_visibility="undocumented")
-        demo.load(ui_restore, saved, chatbot, **hidden).then(
-            ui_refresh, doc_search, refreshed, **hidden)
+                        api_visibility="undocumented", show_progress="hidden")
+        demo.load(ui_restore, saved, chatbot, **quiet).then(
+            ui_refresh, doc_search, refreshed, **quiet)
 
         # documents events
         upload_btn.click(ui_upload, files, [add_status, files], **hidden).then(
-            ui_refresh, doc_search, refreshed, **hidden)
+            ui_refresh, doc_search, refreshed, **quiet)
         paste_btn.click(ui_paste, [paste_text, paste_title, paste_date, paste_source],
                         [add_status, paste_text, paste_title, paste_date, paste_source],
-                        **hidden).then(ui_refresh, doc_search, refreshed, **hidden)
-        doc_search.change(ui_refresh, doc_search, refreshed, **hidden)
-        doc_open.click(ui_view_document, doc_ref, doc_view, **hidden)
+                        **hidden).then(ui_refresh, doc_search, refreshed, **quiet)
+        doc_search.change(ui_refresh, doc_search, refreshed, **quiet)
+        doc_open.click(ui_view_document, doc_ref, doc_view, **quiet)
         remove_btn.click(ui_remove_ask, picked, [add_status, confirm_row, confirm_msg],
                          **hidden)
         confirm_no.click(lambda: (gr.Row(visible=False), status_html(["Nothing was removed."])),

@@ -275,7 +275,7 @@ def test_stop_ends_an_answer_and_the_model(playwright, tmp_path):
         page.wait_for_function(
             "() => /Writing the answer/.test(document.querySelector('#nqa-chat').textContent)",
             timeout=30_000)
-        assert "Best matching sentences" in page.locator("#nqa-chat .nqa-preview").inner_text()
+        assert "Best matching sentences" in page.locator("#nqa-chat .nqa-preview").text_content()
         assert page.locator("#nqa-chat .nqa-answer").count() == 0
         page.locator("#nqa-stop").click()
         page.locator("#nqa-chat .nqa-stopped").wait_for(timeout=5_000)
