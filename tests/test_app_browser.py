@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_app_api import RENOVATION_Q, running_app
+from test_app_api import RENOVATION_Q, ROOT, running_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -225,11 +225,21 @@ def test_documents_filter_view_paste_remove_undo(app, playwright, tmp_path):
     assert page.locator("#nqa-docs b").count() == 0
 
     page.locator("#nqa-paste-text textarea").fill("Glimmer river flood displaced 300 families.")
-    page.locator("#nqa-paste-title input, #nqa-paste-title textarea").first.fill("Glimmer flood")
+    page.locator("#nqa-paste-title input, #nqa-paste-title textarea").first.fill(
+        "Glimmer <i>flood</i> <img src=y>")
     page.locator("#nqa-paste-add").click()
     page.wait_for_function(
-        "() => /Glimmer flood/.test(document.querySelector('#nqa-docs').textContent)",
+        "() => /Glimmer <i>flood/.test(document.querySelector('#nqa-docs').textContent)",
         timeout=60_000)
+    # titles are text everywhere: the table, the status line, the remove list, the examples
+    for where in ("#nqa-docs", "#nqa-add-status", "#nqa-pick"):
+        assert page.locator(f"{where} i, {where} img").count() == 0, where
+    page.get_by_role("tab", name="Chat").click()
+    page.wait_for_function(
+        "() => /Glimmer <i>flood/.test(document.querySelector('#nqa-chat').textContent)",
+        timeout=15_000)  # the example questions follow the documents the user has
+    assert page.locator("#nqa-chat i, #nqa-chat img").count() == 0
+    page.get_by_role("tab", name="Documents").click()
 
     # filter, then view a document
     page.locator("#nqa-doc-search textarea, #nqa-doc-search input").first.fill("quillmoor")
@@ -246,7 +256,7 @@ def test_documents_filter_view_paste_remove_undo(app, playwright, tmp_path):
     # remove two at once: confirm first, then undo
     page.locator("#nqa-remove-box").get_by_text("Remove documents").click()
     page.locator("#nqa-pick label", has_text="Quillmoor").click()
-    page.locator("#nqa-pick label", has_text="Glimmer flood").click()
+    page.locator("#nqa-pick label", has_text="Glimmer").click()
     page.locator("#nqa-remove").click()
     page.locator("#nqa-remove-yes").wait_for(state="visible", timeout=15_000)
     assert "Remove 2 documents" in page.locator("#nqa-confirm-msg").inner_text()
@@ -258,7 +268,32 @@ def test_documents_filter_view_paste_remove_undo(app, playwright, tmp_path):
     page.wait_for_function(
         "() => document.querySelectorAll('#nqa-docs tbody tr').length === 3", timeout=60_000)
     assert "Restored 2 documents" in page.locator("#nqa-add-status").inner_text()
+    page.screenshot(path=str(tmp_path / "documents.png"), full_page=True)
     browser.close()
+
+
+@pytest.mark.skipif(not (ROOT / "data" / "models").is_dir(),
+                    reason="the packaged model is prepared by scripts/setup.sh")
+def test_real_model_answer_cited_and_highlighted(playwright, tmp_path):
+    """The same checks with the packaged 1.5B model (minutes on 2 CPU cores)."""
+    with running_app(tmp_path / "data", QA_LLM="embedded",
+                     QA_MODELS_DIR=str(ROOT / "data" / "models")) as url:
+        browser = open_browser(playwright, tmp_path / "profile")
+        page = browser.new_page()
+        page.goto(url)
+        page.locator("#nqa-question textarea").wait_for(timeout=60_000)
+        answer = ask(page, RENOVATION_Q, timeout=600_000)
+        assert "9.78 billion won" in answer.inner_text()
+        numbers = cite_numbers(answer)
+        assert numbers and numbers[0] == 1
+        quote = first_quote(page)
+        highlighted = open_citation(page, answer)
+        assert " ".join(highlighted.split()) == quote
+        assert in_viewport(page, "#nqa-source-panel mark.nqa-hl")
+        page.locator("#nqa-settings").get_by_text("Settings").click()
+        assert "fake" not in page.locator("#nqa-settings").inner_text()
+        page.screenshot(path=str(tmp_path / "real-model.png"))
+        browser.close()
 
 
 def test_stop_ends_an_answer_and_the_model(playwright, tmp_path):
