@@ -405,7 +405,7 @@ def document_html(info: dict, article: str) -> str:
         f'<div class="nqa-doc-view" data-doc="{html.escape(info["doc_id"])}">'
         f'<h3 class="nqa-source-title">{html.escape(info.get("title") or "untitled")}</h3>'
         f'<div class="nqa-source-meta">{_source_meta(info.get("source"), info.get("published"))}'
-        f' · {int(info.get("chunks") or 0)} chunks · id <code>'
+        f' · {_n(int(info.get("chunks") or 0), "chunk")} · id <code>'
         f'{html.escape(info["doc_id"][:12])}</code></div>'
         f'<div class="nqa-article">{_paragraphs(html.escape(article))}</div></div>'
     )
@@ -462,3 +462,7 @@ def interrupted(messages: list[dict] | None) -> list[dict]:
                                             "answer was being written. Ask again.")}
         out.append(m)
     return out
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
