@@ -354,7 +354,8 @@ def source_html(
         f'<div class="nqa-source-meta">{_source_meta(source, published)}</div>'
         f'<p class="nqa-para nqa-context">{_marked(article, a, b, start, end)}</p>'
         f'<details class="nqa-full"><summary>Open the whole article</summary>'
-        f'<div class="nqa-article">{full_html}</div></details></div>'
+        f'<div class="nqa-article">{full_html}</div></details>'
+        f'<a class="nqa-back" href="#nqa-chat">↑ Back to the answer</a></div>'
     )
 
 

@@ -24,7 +24,7 @@ from qa.models import AddReport, Article
 
 from . import uploads
 from .render import SourceRef, document_html, source_html
-from .staging import AnswerRun, StagedChatModel
+from .staging import AnswerRun, StagedChatModel, Stopped
 
 SEED_EXAMPLES = {
     # the shipped article: questions it answers, and one it does not (shows a refusal)
@@ -80,6 +80,7 @@ class UploadResult:
         }
 
 
+WARM_UP_WAIT_S = 600.0
 STAGE_LABELS = {
     "model": "Loading the answer model",
     "rewrite": "Reading the question",
@@ -108,6 +109,8 @@ class Service:
         self._llm_lock = threading.Lock()
         self.model_state = "ready" if llm is not None else "not loaded"
         self.model_error: str | None = None
+        self.warmed = threading.Event()  # cleared while a warm-up runs
+        self.warmed.set()
         self.uploads_dir = self.settings.data_dir / "uploads"
         self._runs: dict[str, AnswerRun] = {}
         self._doc_count: tuple[float, int] = (0.0, 0)
@@ -151,8 +154,10 @@ class Service:
         finally:
             if self.model_state == "warming":
                 self.model_state = "ready"
+            self.warmed.set()
 
     def start_warm_up(self) -> threading.Thread:
+        self.warmed.clear()
         thread = threading.Thread(target=self.warm_up, daemon=True, name="newsqa-warm-up")
         thread.start()
         return thread
@@ -209,8 +214,13 @@ class Service:
             yield from stream(question, list(history), retrieve=self.kb.retrieve,
                               settings=settings, llm=self.llm)
             return
-        if self.model_state != "ready":
-            run.stage("model")
+        if self.model_state != "ready" or not self.warmed.is_set():
+            run.stage("model")  # loading or warming up: the model is busy until then
+            deadline = time.monotonic() + WARM_UP_WAIT_S
+            while not self.warmed.wait(0.25) and time.monotonic() < deadline:
+                if run.cancelled.is_set():
+                    raise Stopped()
+            self.llm  # noqa: B018 - loads it here when no warm-up ran, inside this stage
         llm = StagedChatModel(inner=self.llm, on_stage=run.stage, cancelled=run.cancelled)
         run.stage("rewrite")
 

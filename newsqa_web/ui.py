@@ -76,6 +76,8 @@ mark.nqa-hl { background: #fde68a; color: #111; padding: 0 2px; border-radius: 3
 .nqa-table td.nqa-num { text-align: right; }
 .nqa-doc-view { padding: 0.6em 0.8em; border: 1px solid var(--border-color-primary);
   border-radius: 8px; margin-top: 0.6em; }
+.nqa-back { display: none; margin-top: 0.6em; font-size: 0.9em; }
+@media (max-width: 768px) { .nqa-back { display: inline-block; } }
 .nqa-status ul { margin: 0.3em 0 0 1.2em; }
 .nqa-status-bad { color: #b91c1c; }
 """
