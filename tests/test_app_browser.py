@@ -320,4 +320,15 @@ def test_stop_ends_an_answer_and_the_model(playwright, tmp_path):
         time.sleep(1.5)
         assert len(log.read_text().splitlines()) == produced, "the model kept writing"
         assert page.locator("#nqa-chat .nqa-answer").count() == 0
+
+        # a reload during an answer keeps the question and says the answer was interrupted
+        page.locator("#nqa-question textarea").fill("When was the liaison office established?")
+        page.locator("#nqa-send").click()
+        page.wait_for_function(
+            "() => document.querySelectorAll('#nqa-chat .nqa-progress').length === 1",
+            timeout=30_000)
+        page.reload()
+        page.get_by_text("Interrupted").first.wait_for(timeout=30_000)
+        assert "When was the liaison office established?" in page.locator(
+            "#nqa-chat").inner_text()
         browser.close()
