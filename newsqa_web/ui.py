@@ -76,6 +76,10 @@ mark.nqa-hl { background: #fde68a; color: #111; padding: 0 2px; border-radius: 3
 .nqa-table td.nqa-num { text-align: right; }
 .nqa-doc-view { padding: 0.6em 0.8em; border: 1px solid var(--border-color-primary);
   border-radius: 8px; margin-top: 0.6em; }
+.nqa-pop { position: fixed; z-index: 1000; display: none; max-width: 360px; padding: 0.5em 0.7em;
+  background: var(--background-fill-primary); color: var(--body-text-color);
+  border: 1px solid var(--border-color-primary); border-radius: 6px; font-size: 0.85em;
+  box-shadow: 0 4px 14px rgba(0, 0, 0, 0.15); pointer-events: none; line-height: 1.4; }
 .nqa-back { display: none; margin-top: 0.6em; font-size: 0.9em; }
 @media (max-width: 768px) { .nqa-back { display: inline-block; } }
 .nqa-status ul { margin: 0.3em 0 0 1.2em; }
@@ -130,6 +134,30 @@ if (!window.__nqaListener) {
       }
     }
   }, true);
+  // hover preview of a footnote: its title and quote in a small card (text only, never HTML)
+  let pop = null;
+  document.addEventListener('mouseover', function (e) {
+    const a = e.target && e.target.closest ? e.target.closest('a.nqa-cite') : null;
+    if (!a) return;
+    if (a.title) { a.dataset.preview = a.title; a.removeAttribute('title'); }
+    if (!a.dataset.preview) return;
+    if (!pop) {
+      pop = document.createElement('div');
+      pop.className = 'nqa-pop';
+      document.body.appendChild(pop);
+    }
+    pop.textContent = a.dataset.preview;
+    const r = a.getBoundingClientRect();
+    pop.style.display = 'block';
+    const left = Math.min(r.left, window.innerWidth - pop.offsetWidth - 8);
+    pop.style.left = Math.max(8, left) + 'px';
+    const above = r.top - pop.offsetHeight - 6;
+    pop.style.top = (above > 8 ? above : r.bottom + 6) + 'px';
+  });
+  document.addEventListener('mouseout', function (e) {
+    const a = e.target && e.target.closest ? e.target.closest('a.nqa-cite') : null;
+    if (a && pop) pop.style.display = 'none';
+  });
   document.addEventListener('toggle', function (e) {
     const d = e.target;
     if (d && d.classList && d.classList.contains('nqa-full') && d.open) {

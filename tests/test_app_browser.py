@@ -137,8 +137,13 @@ def test_desktop_chat_citations_safety_reload(app, playwright, tmp_path):
     assert "confidence" not in page.locator("#nqa-chat .nqa-final").last.inner_text()
     page.screenshot(path=str(tmp_path / "chat.png"))
 
-    # the highlight is exactly the quote shown, and it is on screen
+    # hovering a footnote previews its source and quote
     quote = first_quote(page)
+    answer.locator("a.nqa-cite").first.hover()
+    page.locator(".nqa-pop").wait_for(state="visible", timeout=5_000)
+    assert quote in " ".join(page.locator(".nqa-pop").inner_text().split())
+
+    # the highlight is exactly the quote shown, and it is on screen
     highlighted = open_citation(page, answer, "9.78 billion won")
     assert " ".join(highlighted.split()) == quote
     assert in_viewport(page, "#nqa-source-panel mark.nqa-hl")
@@ -149,6 +154,13 @@ def test_desktop_chat_citations_safety_reload(app, playwright, tmp_path):
     assert in_viewport(page, "#nqa-hl-full")
     assert " ".join(page.locator("#nqa-hl-full").inner_text().split()) == quote
     page.screenshot(path=str(tmp_path / "source.png"))
+
+    # a follow-up (rewritten with the history), then a refusal with the nearest passages
+    follow = ask(page, "In which year was it established?")
+    assert cite_numbers(follow)[0] == 1
+    refusal = ask(page, "Who won the 2018 World Cup?")
+    assert "Not in the articles" in refusal.inner_text()
+    assert page.locator("#nqa-chat .nqa-near").last.is_visible()
 
     # a rejected question never enters the chat
     count = page.locator("#nqa-chat .nqa-q").count()

@@ -151,3 +151,14 @@ def test_examples_come_from_the_users_documents(seeded_kb):
 def test_stop_without_a_run_is_harmless(seeded_kb):
     assert not Service(seeded_kb).stop("nobody")
     assert threading.active_count() >= 1
+
+
+def test_follow_up_goes_through_the_staged_model(seeded_kb):
+    service = Service(seeded_kb, llm=FakeChatModel(function=grounded_reply))
+    history = [("user", RENOVATION_Q), ("assistant", "9.78 billion won [1].")]
+    run = service.start_answer("In which year was it established?", history)
+    items = list(run.items(poll=0.1))
+    assert not [i for i in items if i[0] == "error"], items
+    final = [i[1].answer for i in items if i[0] == "event" and isinstance(i[1], FinalEvent)]
+    assert "liaison office" in final[0].standalone_question.lower()
+    assert not final[0].refused
