@@ -318,6 +318,7 @@ class Service:
                 _discard(tmp)
             elif backup is not None:
                 backup.unlink(missing_ok=True)
+        self._doc_count = (0.0, 0)
         return UploadResult(report, rejected)
 
     def add_text(self, text: str, title: str = "", date: str = "", source: str = "") -> AddReport:
@@ -333,6 +334,7 @@ class Service:
             return self.kb.add_articles([exc])
         if not title and article.title == article.text.split("\n", 1)[0][:80].strip():
             article = replace(article, title=first_sentence_title(article.text))
+        self._doc_count = (0.0, 0)
         return self.kb.add_articles([article])
 
     def documents(self, query: str = "") -> list[dict]:

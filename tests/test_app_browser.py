@@ -238,7 +238,7 @@ def test_documents_filter_view_paste_remove_undo(app, playwright, tmp_path):
 
     page.locator("#nqa-paste-text textarea").fill("Glimmer river flood displaced 300 families.")
     page.locator("#nqa-paste-title input, #nqa-paste-title textarea").first.fill(
-        "Glimmer <i>flood</i> <img src=y>")
+        "Glimmer <i>flood</i> <img src=y> ${2+2} {{value}}")
     page.locator("#nqa-paste-add").click()
     page.wait_for_function(
         "() => /Glimmer <i>flood/.test(document.querySelector('#nqa-docs').textContent)",
@@ -251,6 +251,8 @@ def test_documents_filter_view_paste_remove_undo(app, playwright, tmp_path):
         "() => /Glimmer <i>flood/.test(document.querySelector('#nqa-chat').textContent)",
         timeout=15_000)  # the example questions follow the documents the user has
     assert page.locator("#nqa-chat i, #nqa-chat img").count() == 0
+    # nor are they templates: Gradio's HTML component fills ${value}; the title must not be
+    assert "${2+2} {{value}}" in page.locator("#nqa-chat").inner_text()
     page.get_by_role("tab", name="Documents").click()
 
     # filter, then view a document
