@@ -26,6 +26,8 @@ DOC_PREFIX = "nqa-doc-"
 _REF = re.compile(r"^([0-9a-f]{4,64})-(\d+)-(\d+)(?:-(\d+))?$")
 _ONE_MARK = re.compile(r"\s*\[(\d+)\]")
 NO_DATE = "no date"
+COPY_LINK = '<a class="nqa-copy" href="#nqa-copy" title="Copy the answer and its sources">Copy</a>'
+"""Copies the answer as text with its sources (Gradio's own copy button would copy HTML)."""
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ def answer_html(answer: Answer, *, note: str = "", elapsed: float | None = None)
         meta += f" Answered in {elapsed:.1f} s."
     if note:
         meta += f" {note}"
-    parts.append(f'<div class="nqa-meta nqa-final">{html.escape(meta)}</div>')
+    parts.append(f'<div class="nqa-meta nqa-final">{html.escape(meta)} {COPY_LINK}</div>')
     return "\n".join(p for p in parts if p)
 
 

@@ -80,6 +80,7 @@ mark.nqa-hl { background: #fde68a; color: #111; padding: 0 2px; border-radius: 3
   background: var(--background-fill-primary); color: var(--body-text-color);
   border: 1px solid var(--border-color-primary); border-radius: 6px; font-size: 0.85em;
   box-shadow: 0 4px 14px rgba(0, 0, 0, 0.15); pointer-events: none; line-height: 1.4; }
+#nqa-chat .nqa-copy { margin-left: 0.4em; }
 .nqa-back { display: none; margin-top: 0.6em; font-size: 0.9em; }
 @media (max-width: 768px) { .nqa-back { display: inline-block; } }
 .nqa-status ul { margin: 0.3em 0 0 1.2em; }
@@ -112,6 +113,39 @@ if (!window.__nqaListener) {
       else if (++tries > 150) clearInterval(timer);
     }, 100);
   };
+  const copyText = function (text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text);
+    }
+    const area = document.createElement('textarea');  // plain http on another host
+    area.value = text;
+    area.style.position = 'fixed';
+    area.style.opacity = '0';
+    document.body.appendChild(area);
+    area.select();
+    document.execCommand('copy');
+    area.remove();
+    return Promise.resolve();
+  };
+  document.addEventListener('click', function (e) {
+    const c = e.target && e.target.closest ? e.target.closest('a.nqa-copy') : null;
+    if (!c) return;
+    e.preventDefault();
+    e.stopPropagation();
+    let root = c.parentElement;
+    while (root && !root.querySelector('.nqa-answer')) root = root.parentElement;
+    if (!root) return;
+    const clean = (el) => el.textContent.replace(/\\s+/g, ' ').trim();
+    let text = clean(root.querySelector('.nqa-answer'));
+    const items = root.querySelectorAll('.nqa-sources li');
+    if (items.length) {
+      text += '\\n\\nSources:\\n' + [...items].map(clean).join('\\n');
+    }
+    copyText(text).then(function () {
+      c.textContent = 'Copied';
+      setTimeout(function () { c.textContent = 'Copy'; }, 1500);
+    });
+  }, true);
   document.addEventListener('click', function (e) {
     const a = e.target && e.target.closest
       ? e.target.closest('a[href*="#nqa-src-"], a[href*="#nqa-doc-"]') : null;
@@ -433,7 +467,7 @@ def build_ui(service: Service) -> gr.Blocks:
                             elem_id="nqa-chat", label="Chat", height=520,
                             examples=_examples(service),
                             placeholder="Ask a question about the articles, or pick one below.",
-                            feedback_options=None, buttons=["copy"],
+                            feedback_options=None, buttons=[],
                             latex_delimiters=[], sanitize_html=True,
                         )
                         with gr.Row():

@@ -137,6 +137,15 @@ def test_desktop_chat_citations_safety_reload(app, playwright, tmp_path):
     assert "confidence" not in page.locator("#nqa-chat .nqa-final").last.inner_text()
     page.screenshot(path=str(tmp_path / "chat.png"))
 
+    # Copy gives the answer and its sources as text, not HTML
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.locator("#nqa-chat a.nqa-copy").last.click()
+    page.wait_for_function("() => /Copied/.test(document.querySelector('#nqa-chat').textContent)",
+                           timeout=5_000)
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied.startswith("South Korea") and "9.78 billion won" in copied
+    assert "Sources:" in copied and "<" not in copied
+
     # hovering a footnote previews its source and quote
     quote = first_quote(page)
     answer.locator("a.nqa-cite").first.hover()
