@@ -456,11 +456,20 @@ def history_pairs(messages: list[dict] | None) -> list[tuple[str, str]]:
 
 
 def interrupted(messages: list[dict] | None) -> list[dict]:
-    """A chat restored after a reload: an answer that was still being made says so."""
+    """A chat restored after a reload: an answer that was still being made says so, and a
+    question saved by an older version (as raw text) is escaped like a new one."""
     out = []
     for m in messages or []:
-        content = m.get("content") if isinstance(m, dict) else None
-        if isinstance(content, str) and 'class="nqa-progress' in content:
+        if not isinstance(m, dict):
+            continue
+        content = m.get("content")
+        if m.get("role") == "user":
+            if not (isinstance(content, str) and content.startswith('<div class="nqa-q">')):
+                text = content if isinstance(content, str) else " ".join(
+                    str(p.get("text", "")) if isinstance(p, dict) else str(p)
+                    for p in (content if isinstance(content, list) else [content]))
+                m = {**m, "content": question_html(" ".join(text.split()))}
+        elif isinstance(content, str) and 'class="nqa-progress' in content:
             m = {**m, "content": error_html("Interrupted: the page was reloaded while this "
                                             "answer was being written. Ask again.")}
         out.append(m)

@@ -154,3 +154,17 @@ def test_preview_is_labelled_and_never_counts_as_an_answer():
     stopped = pending_html([], 2.0, preview=_answer(), stopped=True)
     assert "nqa-stopped" in stopped and message_text(stopped) == ""
     assert message_text(question_html("a <b> & c")) == "a <b> & c"
+
+
+def test_restored_chat_escapes_old_questions_and_marks_interrupted_answers():
+    from newsqa_web.render import interrupted
+
+    old = [{"role": "user", "content": "<img src=x> <b>bold</b>"},
+           {"role": "user", "content": [{"type": "text", "text": "<i>parts</i>"}]},
+           {"role": "assistant", "content": pending_html([], 1.0)},
+           {"role": "user", "content": question_html("a < b")}]
+    out = interrupted(old)
+    assert out[0]["content"] == question_html("<img src=x> <b>bold</b>")
+    assert out[1]["content"] == question_html("<i>parts</i>")
+    assert "Interrupted" in out[2]["content"] and message_text(out[2]["content"]) == ""
+    assert out[3] == old[3]
