@@ -294,7 +294,7 @@ def build_ui(service: Service) -> gr.Blocks:
                     else:
                         final = pending_html(stages, now, preview=preview, stopped=True,
                                              note=f"The answer model failed "
-                                             f"({type(exc).__name__}: {exc}).")
+                                             f"({type(exc).__name__}: {str(exc)[:200]}).")
                 if run.cancelled.is_set() and final is None:
                     final = pending_html(stages, now, preview=preview, stopped=True,
                                          note="Stopped: the model was interrupted.")
