@@ -162,3 +162,35 @@ def test_follow_up_goes_through_the_staged_model(seeded_kb):
     final = [i[1].answer for i in items if i[0] == "event" and isinstance(i[1], FinalEvent)]
     assert "liaison office" in final[0].standalone_question.lower()
     assert not final[0].refused
+
+
+@pytest.mark.slow
+def test_stop_frees_the_real_model(seeded_kb):
+    """With llama.cpp: after Stop the model is free at once (its lock released, no tokens
+    computed in the background), so the next question does not wait for the stopped one."""
+    from qa.config import PROJECT_ROOT
+
+    models = PROJECT_ROOT / "data" / "models"
+    if not models.is_dir():
+        pytest.skip("the packaged model is prepared by scripts/setup.sh")
+    pytest.importorskip("llama_cpp")
+    from qa.llm import get_chat_model
+
+    llm = get_chat_model(seeded_kb.settings.with_(llm="embedded", models_dir=models))
+    service = Service(seeded_kb, llm=llm)
+    run = service.start_answer(RENOVATION_Q, session="s")
+    tokens = 0
+    for item in run.items(poll=0.5):
+        if item[0] == "event" and isinstance(item[1], TokenEvent):
+            tokens += 1
+            if tokens == 2:
+                service.stop("s")
+        assert not (item[0] == "event" and isinstance(item[1], FinalEvent))
+        if item[0] == "done":
+            break
+    assert run.finished.wait(5)
+    assert tokens <= 4, "tokens kept coming after Stop"
+    t0 = time.monotonic()
+    assert llm._lock.acquire(timeout=2), "the stopped stream still holds the model"
+    llm._lock.release()
+    assert time.monotonic() - t0 < 2
