@@ -39,7 +39,7 @@ def main() -> None:
         env = {"QA_LLM": args.llm}
         if (ROOT / "data" / "models").is_dir():  # the model scripts/setup.sh prepared
             env["QA_MODELS_DIR"] = str(ROOT / "data" / "models")
-        with running_app(tmp / "data", **env) as url, sync_playwright() as p:
+        with running_app(tmp / "data", start_s=600, **env) as url, sync_playwright() as p:
             browser = open_browser(p, tmp / "profile")
             page = browser.new_page()
             page.goto(url)

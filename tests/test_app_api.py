@@ -32,7 +32,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(data_dir: Path, script: str = "app.py", **env: str):
+def running_app(data_dir: Path, script: str = "app.py", start_s: float = 120, **env: str):
     """Start app.py (or another launcher) on a free port; yield its URL; stop it."""
     port = free_port()
     full_env = {
@@ -45,7 +45,7 @@ def running_app(data_dir: Path, script: str = "app.py", **env: str):
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + start_s
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 log.seek(0)
@@ -54,7 +54,7 @@ def running_app(data_dir: Path, script: str = "app.py", **env: str):
                 break
             time.sleep(0.5)
         else:
-            raise RuntimeError("app.py did not start listening within 120 s")
+            raise RuntimeError(f"{script} did not start listening within {start_s:g} s")
         yield url
     finally:
         proc.terminate()
