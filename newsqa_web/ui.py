@@ -77,6 +77,7 @@ mark.nqa-hl { background: #fde68a; color: #111; padding: 0 2px; border-radius: 3
 .nqa-doc-view { padding: 0.6em 0.8em; border: 1px solid var(--border-color-primary);
   border-radius: 8px; margin-top: 0.6em; }
 .nqa-pop { position: fixed; z-index: 1000; display: none; max-width: 360px; padding: 0.5em 0.7em;
+  font-family: var(--font);
   background: var(--background-fill-primary); color: var(--body-text-color);
   border: 1px solid var(--border-color-primary); border-radius: 6px; font-size: 0.85em;
   box-shadow: 0 4px 14px rgba(0, 0, 0, 0.15); pointer-events: none; line-height: 1.4; }
@@ -95,6 +96,7 @@ mark.nqa-hl { background: #fde68a; color: #111; padding: 0 2px; border-radius: 3
 CLICK_JS = """
 if (!window.__nqaListener) {
   window.__nqaListener = true;
+  let pop = null;  // the hover card, created on first hover
   const send = function (boxSel, btnSel, value) {
     const box = document.querySelector(boxSel + ' textarea, ' + boxSel + ' input');
     let btn = document.querySelector(btnSel);
@@ -150,6 +152,7 @@ if (!window.__nqaListener) {
     const a = e.target && e.target.closest
       ? e.target.closest('a[href*="#nqa-src-"], a[href*="#nqa-doc-"]') : null;
     if (!a) return;
+    if (pop) pop.style.display = 'none';
     e.preventDefault();
     e.stopPropagation();
     const href = a.getAttribute('href');
@@ -169,7 +172,6 @@ if (!window.__nqaListener) {
     }
   }, true);
   // hover preview of a footnote: its title and quote in a small card (text only, never HTML)
-  let pop = null;
   document.addEventListener('mouseover', function (e) {
     const a = e.target && e.target.closest ? e.target.closest('a.nqa-cite') : null;
     if (!a) return;

@@ -53,6 +53,7 @@ def main() -> None:
             answer = page.locator("#nqa-chat .nqa-answer").last
             page.screenshot(path=str(args.out / "chat.png"))
             open_citation(page, answer, "9.78")
+            page.mouse.move(5, 5)  # no hover card over the panel
             page.screenshot(path=str(args.out / "source.png"))
             page.get_by_role("tab", name="Documents").click()
             page.locator("#nqa-docs table").wait_for()
