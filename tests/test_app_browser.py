@@ -26,6 +26,10 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
+START_S = 400
+"""Seconds the app may take to start: minutes on a machine busy with other test runs."""
+PAGE_MS = 120_000
+"""Milliseconds the page may take to render (the same busy machine)."""
 DESKTOP = {"viewport": {"width": 1360, "height": 900}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
          "device_scale_factor": 2}
@@ -49,7 +53,7 @@ def open_browser(playwright, profile: Path, device: dict | None = None):
     )
 
 
-def ask(page, question: str, timeout: int = 60_000):
+def ask(page, question: str, timeout: int = 180_000):
     """Type a question, send it, wait for the final answer; return its element."""
     before = page.locator("#nqa-chat .nqa-final").count()
     page.locator("#nqa-question textarea").fill(question)
@@ -70,12 +74,12 @@ def open_citation(page, answer, expect: str = "", n: int = 1, tap: bool = False)
         """(want) => {
             const m = document.querySelector('#nqa-source-panel mark.nqa-hl');
             return m && m.textContent.includes(want);
-        }""", arg=expect, timeout=15_000,
+        }""", arg=expect, timeout=30_000,
     )
     return page.locator("#nqa-source-panel mark.nqa-hl").first.inner_text()
 
 
-def in_viewport(page, selector: str, timeout: int = 5_000) -> bool:
+def in_viewport(page, selector: str, timeout: int = 10_000) -> bool:
     """True once the element is inside the visible screen (it may be scrolling there)."""
     try:
         page.wait_for_function(
@@ -103,7 +107,7 @@ def first_quote(page) -> str:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("browser") / "data") as url:
+    with running_app(tmp_path_factory.mktemp("browser") / "data", start_s=START_S) as url:
         yield url
 
 
@@ -118,7 +122,7 @@ def test_desktop_chat_citations_safety_reload(app, playwright, tmp_path):
     browser = open_browser(playwright, tmp_path / "profile")
     page = browser.new_page()
     page.goto(app)
-    page.locator("#nqa-question textarea").wait_for(timeout=30_000)
+    page.locator("#nqa-question textarea").wait_for(timeout=PAGE_MS)
     assert "liaison office" in page.locator("#nqa-chat").inner_text()  # examples fit
 
     # HTML typed in a question is shown as typed
@@ -191,7 +195,7 @@ def test_phone_citation_tap_and_documents_table(app, playwright, tmp_path):
     browser = open_browser(playwright, tmp_path / "profile", PHONE)
     page = browser.new_page()
     page.goto(app)
-    page.locator("#nqa-question textarea").wait_for(timeout=30_000)
+    page.locator("#nqa-question textarea").wait_for(timeout=PAGE_MS)
     answer = ask(page, RENOVATION_Q)
     assert cite_numbers(answer)[0] == 1
     quote = first_quote(page)
@@ -223,7 +227,7 @@ def test_documents_filter_view_paste_remove_undo(app, playwright, tmp_path):
     page = browser.new_page()
     page.goto(app)
     page.get_by_role("tab", name="Documents").click()
-    page.locator("#nqa-docs table").wait_for(timeout=30_000)
+    page.locator("#nqa-docs table").wait_for(timeout=PAGE_MS)
 
     # paste without a title: titled from its first sentence, the form cleared
     text = ("The Quillmoor ferry <b>resumed</b> service on Friday after the U.S. Coast Guard "
@@ -299,7 +303,7 @@ def test_documents_filter_view_paste_remove_undo(app, playwright, tmp_path):
                     reason="the packaged model is prepared by scripts/setup.sh")
 def test_real_model_answer_cited_and_highlighted(playwright, tmp_path):
     """The same checks with the packaged 1.5B model (minutes on 2 CPU cores)."""
-    with running_app(tmp_path / "data", QA_LLM="embedded",
+    with running_app(tmp_path / "data", start_s=START_S, QA_LLM="embedded",
                      QA_MODELS_DIR=str(ROOT / "data" / "models")) as url:
         browser = open_browser(playwright, tmp_path / "profile")
         page = browser.new_page()
@@ -321,12 +325,12 @@ def test_real_model_answer_cited_and_highlighted(playwright, tmp_path):
 
 def test_stop_ends_an_answer_and_the_model(playwright, tmp_path):
     log = tmp_path / "tokens.log"
-    with running_app(tmp_path / "data", script="tests/slow_app.py",
+    with running_app(tmp_path / "data", script="tests/slow_app.py", start_s=START_S,
                      QA_TEST_TOKEN_LOG=str(log), QA_TEST_TOKEN_DELAY="0.3") as url:
         browser = open_browser(playwright, tmp_path / "profile")
         page = browser.new_page()
         page.goto(url)
-        page.locator("#nqa-question textarea").wait_for(timeout=30_000)
+        page.locator("#nqa-question textarea").wait_for(timeout=PAGE_MS)
         page.locator("#nqa-question textarea").fill(RENOVATION_Q)
         page.locator("#nqa-send").click()
         # progress with stages and the preview, clearly not the answer
