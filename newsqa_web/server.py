@@ -25,6 +25,7 @@ def serve(settings: Settings | None = None) -> None:
     seeded = service.kb.seed_report
     if seeded and seeded.count("added"):
         print("newsqa: also added the sample article (QA_SEED_CORPUS=0 to skip)", flush=True)
+    service.start_warm_up()  # load the answer model in the background while the page opens
     demo = build_ui(service)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     options = launch_options(service)

@@ -11,6 +11,12 @@ from testdata import SEED
 from qa.config import Settings
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: browser or real-model tests (deselect with -m 'not slow')"
+    )
+
+
 @pytest.fixture(autouse=True)
 def _fresh_chroma_cache():
     """Chroma caches clients per path; a reused tmp path must not see a stale one."""

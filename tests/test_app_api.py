@@ -34,8 +34,8 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(data_dir: Path, **env: str):
-    """Start app.py on a free port; yield its URL; stop it."""
+def running_app(data_dir: Path, script: str = "app.py", start_s: float = 120, **env: str):
+    """Start app.py (or another launcher) on a free port; yield its URL; stop it."""
     port = free_port()
     full_env = {
         **os.environ, "QA_DATA_DIR": str(data_dir), "QA_SEED_CORPUS": "1", "QA_LLM": "fake",
@@ -43,11 +43,11 @@ def running_app(data_dir: Path, **env: str):
     }
     full_env.pop("QA_AUTH", None) if "QA_AUTH" not in env else None
     log = open(data_dir.parent / f"app-{port}.log", "w+")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=full_env, stdout=log,
+    proc = subprocess.Popen([sys.executable, script], cwd=ROOT, env=full_env, stdout=log,
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + start_s
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 log.seek(0)
@@ -56,7 +56,7 @@ def running_app(data_dir: Path, **env: str):
                 break
             time.sleep(0.5)
         else:
-            raise RuntimeError("app.py did not start listening within 120 s")
+            raise RuntimeError(f"{script} did not start listening within {start_s:g} s")
         yield url
     finally:
         proc.terminate()

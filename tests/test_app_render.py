@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -9,11 +10,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from newsqa_web.render import (  # noqa: E402
     SourceRef,
+    answer_html,
+    date_label,
+    documents_html,
     history_pairs,
+    message_text,
     paragraph_bounds,
+    pending_html,
+    question_html,
     source_html,
+    source_label,
+    status_html,
 )
 from newsqa_web.uploads import check, safe_name  # noqa: E402
+from qa.answer_types import Answer, AnswerSentence, Citation  # noqa: E402
+from qa.models import Passage  # noqa: E402
 
 
 def test_safe_name_drops_paths_and_odd_characters():
@@ -51,8 +62,13 @@ def test_source_panel_highlights_the_span_inside_its_paragraph():
     out = source_html(SourceRef("ab12", start, end, 1), title="T & co", source="https://x.y/a",
                       published="2020-06-16", article=article)
     assert '<mark class="nqa-hl">The cited span here.</mark>' in out
-    assert "Second &lt;b&gt; one." in out and "Third" not in out
+    context, whole = out.split("<details", 1)
+    assert "Second &lt;b&gt; one." in context and "Third" not in context
+    # the whole article is there too (folded), the same span marked, paragraphs kept
+    assert "Open the whole article" in whole and "<p class=\"nqa-para\">Third.</p>" in whole
+    assert '<mark class="nqa-hl" id="nqa-hl-full">The cited span here.</mark>' in whole
     assert 'href="https://x.y/a"' in out and "T &amp; co" in out and "2020-06-16" in out
+    assert ">x.y<" in out  # the domain is shown, the link goes to the URL
 
 
 def test_history_pairs_reads_gradio_messages():
@@ -65,3 +81,90 @@ def test_history_pairs_reads_gradio_messages():
     assert history_pairs(messages) == [
         ("user", "How much?"), ("assistant", "9.78 billion won [1].")
     ]
+
+
+# -- citations numbered by first appearance, quotes, metadata, escaping ------------------------
+ARTICLE = ("Seoul said on Sept. 5 that it spent 9.78 billion won. The office opened in 2018.\n\n"
+           "It was blown up on Tuesday.")
+
+
+def _passage(i: int, doc: str = "ab12cd34", source: str = "https://www.example.com/a") -> Passage:
+    return Passage(doc_id=doc, title=f"Title <{i}>", source=source, published=None,
+                   text=ARTICLE, start=0, end=len(ARTICLE), score=0.5, chunk_index=i)
+
+
+def _cite(n: int, p: Passage, quote: str) -> Citation:
+    start = ARTICLE.index(quote)
+    return Citation(n=n, passage=p, start=start, end=start + len(quote), quote=quote, support=0.9)
+
+
+def _answer() -> Answer:
+    passages = tuple(_passage(i) for i in range(3))
+    q1 = "Seoul said on Sept. 5 that it spent 9.78 billion won."
+    q2 = "It was blown up on Tuesday."
+    s1 = AnswerSentence("It spent 9.78 billion won [3].", (_cite(3, passages[2], q1),), True)
+    s2 = AnswerSentence("It was destroyed on Tuesday [1].", (_cite(1, passages[0], q2),), True)
+    s3 = AnswerSentence("Again 9.78 billion won [3].", (_cite(3, passages[2], q1),), True)
+    return Answer(text="", sentences=(s1, s2, s3), refused=False, confidence=0.26,
+                  passages=passages, kind="generated")
+
+
+def test_citations_are_numbered_by_first_appearance_with_their_quote():
+    out = answer_html(_answer())
+    body = out.split('<ol class="nqa-sources">')[0]
+    assert re.findall(r">\[(\d+)\]</a>", body) == ["1", "2", "1"]  # rank 3 shows as [1]
+    sources = out.split('<ol class="nqa-sources">')[1]
+    assert re.findall(r">\[(\d+)\]</a>", sources) == ["1", "2"]
+    # the quote shown is the whole supporting sentence, and the link points at its span
+    assert "Seoul said on Sept. 5 that it spent 9.78 billion won." in sources
+    start = ARTICLE.index("Seoul")
+    assert f"#nqa-src-ab12cd34-{start}-{start + 53}-1" in out
+    # metadata: domain, one way of saying "no date", no raw confidence number
+    assert "example.com" in sources and "www." not in sources.split("href")[0]
+    assert "no date" in sources and "0.26" not in out
+    assert "Title &lt;2&gt;" in out and "<2>" not in out
+    assert "backed by 2 quoted sentences from 1 article" in out
+
+
+def test_source_labels_never_show_a_server_path_or_a_hash():
+    assert source_label("https://www.reuters.com/world/x") == ("reuters.com",
+                                                               "https://www.reuters.com/world/x")
+    assert source_label("/srv/data/uploads/report.pdf") == ("report.pdf", None)
+    assert source_label("/data/feed.jsonl#12") == ("feed.jsonl", None)
+    assert source_label("pasted:3f2a9c0d") == ("pasted text", None)
+    assert date_label(None) == date_label("") == "no date"
+    assert date_label("2020-06-16") == "2020-06-16"
+
+
+def test_user_text_is_escaped_everywhere():
+    evil = '<img src=x onerror=alert(1)> <b>bold</b>'
+    assert "<img" not in question_html(evil) and "&lt;b&gt;bold" in question_html(evil)
+    docs = documents_html([{"doc_id": "ab12cd34ef", "title": evil, "source": "/x/<b>.txt",
+                            "published": None, "chunks": 1, "added_at": ""}])
+    assert "<img" not in docs and "<b>" not in docs
+    assert "<img" not in status_html([evil], heading=evil)
+    assert "<th>Title</th>" in docs
+
+
+def test_preview_is_labelled_and_never_counts_as_an_answer():
+    pending = pending_html([], 1.5, preview=_answer(), draft="It spent [3] 9.78")
+    assert "Best matching sentences" in pending and "nqa-answer" not in pending
+    assert "[3]" not in pending.split("nqa-draft")[1]
+    assert message_text(pending) == ""
+    stopped = pending_html([], 2.0, preview=_answer(), stopped=True)
+    assert "nqa-stopped" in stopped and message_text(stopped) == ""
+    assert message_text(question_html("a <b> & c")) == "a <b> & c"
+
+
+def test_restored_chat_escapes_old_questions_and_marks_interrupted_answers():
+    from newsqa_web.render import interrupted
+
+    old = [{"role": "user", "content": "<img src=x> <b>bold</b>"},
+           {"role": "user", "content": [{"type": "text", "text": "<i>parts</i>"}]},
+           {"role": "assistant", "content": pending_html([], 1.0)},
+           {"role": "user", "content": question_html("a < b")}]
+    out = interrupted(old)
+    assert out[0]["content"] == question_html("<img src=x> <b>bold</b>")
+    assert out[1]["content"] == question_html("<i>parts</i>")
+    assert "Interrupted" in out[2]["content"] and message_text(out[2]["content"]) == ""
+    assert out[3] == old[3]

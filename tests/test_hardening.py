@@ -293,6 +293,8 @@ def test_the_web_app_says_read_only_when_asked_to_add(seeded_kb):
             add()
     with pytest.raises(StoreError, match="read-only"):
         seeded_kb.remove(seeded_kb.documents()[0].doc_id)
+    with pytest.raises(StoreError, match="read-only"):
+        service.remove_many([seeded_kb.documents()[0].doc_id])
     assert service.documents()
 
 
@@ -323,13 +325,13 @@ def test_a_short_prefix_never_removes_a_document(seeded_kb, cli):
     kb = KnowledgeBase(seeded_kb.settings)
     service = Service(kb)
     prompt = removal_prompt(service, doc.doc_id)
-    assert doc.title in prompt and "Yes, remove" in prompt and "cannot be undone" in prompt
+    assert doc.title in prompt and "Yes, remove" in prompt and "undo" in prompt
     assert [d["doc_id"] for d in service.documents()] == [doc.doc_id]
     assert service.remove(doc.doc_id[:6])["doc_id"] == doc.doc_id
 
 
 def test_the_web_remove_button_only_asks(seeded_kb):
-    """The Remove button's event is the confirmation prompt; only "Yes, remove" removes."""
+    """The Remove button's event is the confirmation question; only "Yes, remove" removes."""
     from newsqa_web.service import Service
     from newsqa_web.ui import build_ui
 
@@ -339,11 +341,11 @@ def test_the_web_remove_button_only_asks(seeded_kb):
         for block_id, _event in fn.targets:
             block = demo.blocks.get(block_id)
             elem = getattr(block, "elem_id", None)
-            if elem in ("nqa-remove", "nqa-remove-confirm", "nqa-remove-cancel"):
+            if elem in ("nqa-remove", "nqa-remove-yes", "nqa-remove-no"):
                 by_button.setdefault(elem, []).append(fn.fn.__name__)
-    assert by_button["nqa-remove"] == ["ui_ask_remove"]
-    assert by_button["nqa-remove-confirm"] == ["ui_remove"]
-    assert by_button["nqa-remove-cancel"] == ["ui_cancel_remove"]
+    assert by_button["nqa-remove"] == ["ui_remove_ask"]
+    assert by_button["nqa-remove-yes"] == ["ui_remove_confirm"]
+    assert by_button["nqa-remove-no"] == ["ui_remove_cancel"]
     assert len(seeded_kb.documents()) == 1
 
 
@@ -405,27 +407,30 @@ def test_removing_in_the_browser_asks_first(tmp_path):
         page.get_by_role("tab", name="Documents").click()
 
         def choose():
-            page.locator("#nqa-remove-choice input").click()
-            page.get_by_role("option", name=re.compile("North Korea")).click()
+            box = page.locator("#nqa-pick label", has_text=re.compile("North Korea"))
+            if not box.locator("input").is_checked():
+                box.click()
 
         def rows() -> int:
             return page.locator("#nqa-docs tbody tr").count()
 
         page.wait_for_function("() => /North Korea/.test(document.querySelector("
                                "'#nqa-docs').textContent)", timeout=30_000)
+        page.locator("#nqa-remove-box").get_by_text("Remove documents").click()
         choose()
         page.locator("#nqa-remove").click()
-        page.wait_for_function(f"() => /cannot be undone/.test(({status})())", timeout=30_000)
-        assert page.locator("#nqa-remove-confirm").is_visible()
+        page.locator("#nqa-remove-yes").wait_for(state="visible", timeout=30_000)
+        assert "North Korea" in page.locator("#nqa-confirm-msg").inner_text()
         assert "North Korea" in page.locator("#nqa-docs").inner_text()
-        page.locator("#nqa-remove-cancel").click()
+        page.locator("#nqa-remove-no").click()
         page.wait_for_function(f"() => /Nothing was removed/.test(({status})())",
                                timeout=30_000)
-        assert not page.locator("#nqa-remove-confirm").is_visible()
+        assert not page.locator("#nqa-remove-yes").is_visible()
         assert "North Korea" in page.locator("#nqa-docs").inner_text() and rows() >= 1
         choose()
         page.locator("#nqa-remove").click()
-        page.locator("#nqa-remove-confirm").click()
+        page.locator("#nqa-remove-yes").wait_for(state="visible", timeout=30_000)
+        page.locator("#nqa-remove-yes").click()
         page.wait_for_function(f"() => /Removed/.test(({status})())", timeout=30_000)
         page.wait_for_function("() => !/North Korea/.test(document.querySelector("
                                "'#nqa-docs').textContent)", timeout=30_000)

@@ -1,0 +1,196 @@
+"""The web app's service layer without a browser: Stop, staged progress, pasted titles,
+several removals with undo, uploads that leave nothing behind, examples from the corpus."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from newsqa_web.service import Service, first_sentence_title
+from qa.answer_types import FinalEvent, TokenEvent
+from qa.fake_llm import FakeChatModel, grounded_reply
+
+
+class SlowFake(FakeChatModel):
+    """The test model writing one word every ``delay`` seconds; counts what it produced."""
+
+    delay: float = 0.2
+    produced: int = 0
+    closed: bool = False
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        try:
+            for chunk in super()._stream(messages, stop, run_manager, **kwargs):
+                time.sleep(self.delay)
+                self.produced += 1
+                yield chunk
+            for _ in range(100):  # and then goes on rambling, as a real model may
+                time.sleep(self.delay)
+                self.produced += 1
+                yield type(chunk)(message=type(chunk.message)(content=" and"))
+        finally:
+            self.closed = True
+
+
+RENOVATION_Q = "How much did South Korea spend to renovate the liaison office?"
+
+
+def test_stop_really_stops_the_model(seeded_kb):
+    llm = SlowFake(function=grounded_reply)
+    service = Service(seeded_kb, llm=llm)
+    run = service.start_answer(RENOVATION_Q, session="s1")
+    stages, tokens = [], 0
+    for item in run.items(poll=0.1):
+        if item[0] == "stage":
+            stages.append(item[1])
+        if item[0] == "event" and isinstance(item[1], TokenEvent):
+            tokens += 1
+            if tokens == 3:
+                assert service.stop("s1")
+        if item[0] == "event":
+            assert not isinstance(item[1], FinalEvent)
+        if item[0] == "done":
+            break
+    assert run.finished.wait(2)
+    assert llm.closed
+    produced = llm.produced
+    time.sleep(0.6)
+    assert llm.produced == produced <= 5, "the model went on writing after Stop"
+    assert stages[:4] == ["rewrite", "search", "read", "write"]
+
+
+def test_a_rejected_question_starts_nothing(seeded_kb):
+    service = Service(seeded_kb, llm=FakeChatModel(function=grounded_reply))
+    with pytest.raises(Exception, match="limit is 2000"):
+        service.start_answer("why " * 2000, session="s")
+    assert service._runs == {}
+
+
+def test_answer_run_reports_check_stage_and_final(seeded_kb):
+    service = Service(seeded_kb, llm=FakeChatModel(function=grounded_reply))
+    run = service.start_answer(RENOVATION_Q)
+    items = list(run.items(poll=0.1))
+    keys = [i[1] for i in items if i[0] == "stage"]
+    assert keys == ["rewrite", "search", "read", "write", "check"]
+    final = [i[1] for i in items if i[0] == "event" and isinstance(i[1], FinalEvent)]
+    assert final and "9.78 billion won" in final[0].answer.text
+
+
+def test_warm_up_loads_the_model_in_the_background(seeded_kb, monkeypatch):
+    monkeypatch.setattr(seeded_kb, "chat_model", lambda: FakeChatModel(function=grounded_reply))
+    service = Service(seeded_kb)
+    assert service.model_state == "not loaded"
+    service.start_warm_up().join(10)
+    assert service.model_state == "ready"
+
+
+def test_untitled_paste_is_titled_with_its_first_sentence(seeded_kb):
+    service = Service(seeded_kb)
+    text = ("The U.S. Treasury on Sept. 5 announced a sweeping package of sanctions against "
+            "shipping companies accused of moving oil for the government. Officials said more "
+            "would follow.")
+    report = service.add_text(text)
+    title = report.outcomes[0].title
+    assert title.startswith("The U.S. Treasury on Sept. 5 announced")
+    assert title.endswith("…") and len(title) <= 81
+    assert text.startswith(title[:-1].rstrip())  # cut at a word boundary
+    assert first_sentence_title("Short one. Then more.") == "Short one"
+    # a headline line is still taken as the title
+    report = service.add_text("Ferry Service Resumes\n\nThe ferry resumed service on Friday.")
+    assert report.outcomes[0].title == "Ferry Service Resumes"
+
+
+def test_remove_several_then_undo(seeded_kb):
+    service = Service(seeded_kb)
+    a = service.add_text("Zorblax opened a plant in Ostrava on Monday.", title="Zorblax plant")
+    b = service.add_text("The Glimmer river flooded 300 homes.", title="Glimmer flood",
+                         date="2024-05-01")
+    ids = [a.outcomes[0].doc_id, b.outcomes[0].doc_id]
+    before = {d["doc_id"]: d for d in service.documents()}
+    assert [d["title"] for d in service.documents("glimmer 2024")] == ["Glimmer flood"]
+    removed, errors = service.remove_many(ids)
+    assert not errors and len(removed) == 2
+    assert not set(ids) & {d["doc_id"] for d in service.documents()}
+    report = service.restore(removed)
+    assert report.ok
+    after = {d["doc_id"]: d for d in service.documents()}
+    for i in ids:
+        assert {k: v for k, v in after[i].items() if k != "added_at"} == \
+            {k: v for k, v in before[i].items() if k != "added_at"}
+    assert "Ostrava" in service.kb.article_text(ids[0])
+
+
+def test_unreadable_upload_leaves_nothing_on_disk(seeded_kb, tmp_path):
+    service = Service(seeded_kb)
+    good = tmp_path / "good.md"
+    good.write_text("# Good\n\nThe plant cost 90 million euros.\n", encoding="utf-8")
+    bad = tmp_path / "bad.html"
+    bad.write_text("<html><body><nav>menu</nav></body></html>", encoding="utf-8")
+    refused = tmp_path / "x.exe"
+    refused.write_bytes(b"MZ")
+    result = service.add_uploads([(good, "good.md"), (bad, "bad.html"), (refused, "x.exe")])
+    statuses = {o["origin"]: o["status"] for o in result.to_dict()["outcomes"]}
+    assert statuses == {"good.md": "added", "bad.html": "failed", "x.exe": "rejected"}
+    kept = sorted(p.name for p in service.uploads_dir.iterdir())
+    assert kept == ["good.md"]
+    assert not bad.exists() and not refused.exists()  # the temporary copies too
+    assert "Rejected files" in result.explanation()
+
+
+def test_examples_come_from_the_users_documents(seeded_kb):
+    service = Service(seeded_kb)
+    assert "liaison office" in service.examples()[0]
+    service.add_text("Zorblax opened a plant in Ostrava on Monday.", title="Zorblax plant")
+    examples = service.examples()
+    assert examples[0] == "What does “Zorblax plant” report?"
+    assert any("liaison" in q for q in examples)
+
+
+def test_stop_without_a_run_is_harmless(seeded_kb):
+    assert not Service(seeded_kb).stop("nobody")
+    assert threading.active_count() >= 1
+
+
+def test_follow_up_goes_through_the_staged_model(seeded_kb):
+    service = Service(seeded_kb, llm=FakeChatModel(function=grounded_reply))
+    history = [("user", RENOVATION_Q), ("assistant", "9.78 billion won [1].")]
+    run = service.start_answer("In which year was it established?", history)
+    items = list(run.items(poll=0.1))
+    assert not [i for i in items if i[0] == "error"], items
+    final = [i[1].answer for i in items if i[0] == "event" and isinstance(i[1], FinalEvent)]
+    assert "liaison office" in final[0].standalone_question.lower()
+    assert not final[0].refused
+
+
+@pytest.mark.slow
+def test_stop_frees_the_real_model(seeded_kb):
+    """With llama.cpp: after Stop the model is free at once (its lock released, no tokens
+    computed in the background), so the next question does not wait for the stopped one."""
+    from qa.config import PROJECT_ROOT
+
+    models = PROJECT_ROOT / "data" / "models"
+    if not models.is_dir():
+        pytest.skip("the packaged model is prepared by scripts/setup.sh")
+    pytest.importorskip("llama_cpp")
+    from qa.llm import get_chat_model
+
+    llm = get_chat_model(seeded_kb.settings.with_(llm="embedded", models_dir=models))
+    service = Service(seeded_kb, llm=llm)
+    run = service.start_answer(RENOVATION_Q, session="s")
+    tokens = 0
+    for item in run.items(poll=0.5):
+        if item[0] == "event" and isinstance(item[1], TokenEvent):
+            tokens += 1
+            if tokens == 2:
+                service.stop("s")
+        assert not (item[0] == "event" and isinstance(item[1], FinalEvent))
+        if item[0] == "done":
+            break
+    assert run.finished.wait(5)
+    assert tokens <= 4, "tokens kept coming after Stop"
+    t0 = time.monotonic()
+    assert llm._lock.acquire(timeout=2), "the stopped stream still holds the model"
+    llm._lock.release()
+    assert time.monotonic() - t0 < 2
