@@ -101,6 +101,14 @@ class Footnote:
     start: int
     end: int
     quote: str
+    """The exact span highlighted in the source panel (``article[start:end]``)."""
+    sentence: str = ""
+    """The whole sentence around the quote, shown under the answer (the quote when empty)."""
+
+    @property
+    def shown(self) -> str:
+        """What is shown for this footnote under the answer and in its hover card."""
+        return self.sentence or self.quote
 
     @property
     def ref(self) -> SourceRef:
@@ -114,16 +122,21 @@ class _Numbering:
         self.passages = passages
         self.notes: dict[tuple[str, int, int], Footnote] = {}
 
-    def number(self, passage: Passage, start: int, end: int, quote: str) -> Footnote:
+    def number(self, passage: Passage, start: int, end: int, quote: str,
+               sentence: str = "") -> Footnote:
         key = (passage.doc_id, start, end)
         if key not in self.notes:
-            self.notes[key] = Footnote(len(self.notes) + 1, passage, start, end, quote)
+            self.notes[key] = Footnote(len(self.notes) + 1, passage, start, end, quote,
+                                       sentence)
         return self.notes[key]
+
+    def for_citation(self, c: Citation) -> Footnote:
+        return self.number(c.passage, c.start, c.end, c.quote, getattr(c, "sentence", ""))
 
     def for_marker(self, k: int, citations: tuple[Citation, ...]) -> Footnote | None:
         c = next((c for c in citations if c.n == k), None)
         if c is not None:
-            return self.number(c.passage, c.start, c.end, c.quote)
+            return self.for_citation(c)
         if 1 <= k <= len(self.passages):  # a marker the checker left without a span
             p = self.passages[k - 1]
             return self.number(p, p.start, p.end, p.text)
@@ -131,7 +144,7 @@ class _Numbering:
 
 
 def _link(note: Footnote) -> str:
-    preview = f"{note.passage.title or 'untitled'} — “{_clip(note.quote, 220)}”"
+    preview = f"{note.passage.title or 'untitled'} — “{_clip(note.shown, 220)}”"
     return (
         f'<a class="nqa-cite" href="#{REF_PREFIX}{note.ref.encode()}" '
         f'title="{html.escape(preview, quote=True)}">[{note.n}]</a>'
@@ -156,7 +169,7 @@ def _sentence_html(s: AnswerSentence, numbering: _Numbering) -> str:
     # citations the checker attached without a marker in the text: shown at the end
     extra = []
     for c in s.citations:
-        note = numbering.number(c.passage, c.start, c.end, c.quote)
+        note = numbering.for_citation(c)
         if note.n not in shown:
             shown.append(note.n)
             extra.append(_link(note))
@@ -169,10 +182,23 @@ def _sentence_html(s: AnswerSentence, numbering: _Numbering) -> str:
 
 def _body(answer: Answer, numbering: _Numbering) -> str:
     shown = [s for s in answer.sentences if s.supported]
+    # a generated answer is one short answer with its footnote, prefixed by the core when it
+    # comes from old news ("A May 2024 article says: …"); ``as_of`` is that article's date
     body = " ".join(_sentence_html(s, numbering) for s in shown)
-    if answer.as_of and not re.match(r"\s*as of", body, re.I):
-        body = f"As of {html.escape(answer.as_of)}: {body}"
     return body or html.escape(_ONE_MARK.sub("", answer.text))
+
+
+def _quote_html(note: Footnote) -> str:
+    """The supporting sentence, with the exact quote (the span the source panel highlights)
+    marked inside it; the quote alone when there is no sentence around it."""
+    sentence, quote = note.sentence, note.quote
+    at = sentence.find(quote) if sentence and quote else -1
+    if at < 0 or sentence == quote:
+        return f'<span class="nqa-quote-span">{html.escape(" ".join(quote.split()))}</span>'
+    before, after = sentence[:at], sentence[at + len(quote):]
+    return (f"{html.escape(' '.join(before.split()))}{' ' if before[-1:].isspace() else ''}"
+            f'<span class="nqa-quote-span">{html.escape(" ".join(quote.split()))}</span>'
+            f"{' ' if after[:1].isspace() else ''}{html.escape(' '.join(after.split()))}")
 
 
 def _sources_list(notes: list[Footnote]) -> str:
@@ -183,7 +209,7 @@ def _sources_list(notes: list[Footnote]) -> str:
             f'<li class="nqa-source-item">{_link(note)} '
             f'<span class="nqa-source-title">{html.escape(p.title or "untitled")}</span>'
             f' <span class="nqa-meta-inline">({_source_meta(p.source, p.published)})</span>'
-            f'<br><q class="nqa-quote">{html.escape(" ".join(note.quote.split()))}</q></li>'
+            f'<br><q class="nqa-quote">{_quote_html(note)}</q></li>'
         )
     return f'<ol class="nqa-sources">{"".join(items)}</ol>' if items else ""
 

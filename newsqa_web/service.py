@@ -228,10 +228,26 @@ class Service:
                 if run.cancelled.is_set():
                     raise Stopped()
             self.llm  # noqa: B018 - loads it here when no warm-up ran, inside this stage
-        llm = StagedChatModel(inner=self.llm, on_stage=run.stage, cancelled=run.cancelled)
+        from qa.answer import refers_back
+
+        # A follow-up is searched once before the model rewrites it (for the preview shown
+        # meanwhile) and once after: the first search is part of "reading the question", so
+        # the stages are the same for every question. The chain may yield an ExtractiveEvent
+        # for each search; the UI shows the latest.
+        rewriting = [bool(history) and refers_back(question)]
+
+        def on_stage(key: str) -> None:
+            if key == "rewrite":  # the rewrite call itself: its stage is already shown
+                rewriting[0] = False
+                return
+            run.stage(key)
+
+        llm = StagedChatModel(inner=self.llm, on_stage=on_stage, cancelled=run.cancelled)
         run.stage("rewrite")
 
         def retrieve(q: str, n: int):
+            if rewriting[0]:
+                return self.kb.retrieve(q, n)
             run.stage("search")
             passages = self.kb.retrieve(q, n)
             run.stage("read")

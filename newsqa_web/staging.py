@@ -33,6 +33,9 @@ class StagedChatModel(BaseChatModel):
 
     A one-call ``invoke`` (the follow-up rewrite) is reported as "reading the question"; a
     stream (the answer) as "writing", then "checking the citations" when the last token came.
+    Call options (the JSON-schema constraint: ``json_schema``, ``response_format``,
+    ``format``) are handed on to ``inner``, and ``qa.llm.structured_output`` looks through
+    the wrapper at ``inner`` to choose them.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -60,6 +63,7 @@ class StagedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         self._check()
+        self._stage("rewrite")
         return self.inner._generate(messages, stop=stop, **kwargs)
 
     def _stream(

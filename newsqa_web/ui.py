@@ -42,6 +42,8 @@ CSS = """
   font-weight: 600; padding: 0 2px; cursor: pointer; }
 #nqa-chat .nqa-sources { margin: 0.4em 0 0 1.2em; font-size: 0.85em; }
 #nqa-chat .nqa-quote { color: var(--body-text-color-subdued); }
+#nqa-chat .nqa-quote .nqa-quote-span { color: var(--body-text-color);
+  background: rgba(253, 230, 138, 0.45); border-radius: 2px; }
 .nqa-meta, .nqa-source-meta, .nqa-meta-inline, .nqa-docs-count {
   color: var(--body-text-color-subdued); font-size: 0.85em; }
 #nqa-chat .nqa-meta { margin-top: 0.4em; }

@@ -171,6 +171,18 @@ class EmbeddedChatModel(BaseChatModel):
                 yield chunk
 
 
+def unwrap_chat_model(llm: BaseChatModel) -> BaseChatModel:
+    """The model under wrappers that hand their calls on to another chat model (the web app's
+    ``StagedChatModel``, for stages and Stop): each names it ``inner``. The backend, and so the
+    structured-output option, is the innermost one's."""
+    for _ in range(8):  # wrappers of wrappers, never a loop
+        inner = getattr(llm, "inner", None)
+        if not isinstance(inner, BaseChatModel):
+            break
+        llm = inner
+    return llm
+
+
 def structured_output(llm: BaseChatModel, n_passages: int) -> dict[str, Any]:
     """Call options that hold ``llm``'s reply to the answer's JSON shape, for the backends that
     can (llama.cpp grammar, OpenAI ``response_format``, Ollama ``format``); {} for the others,
@@ -178,6 +190,7 @@ def structured_output(llm: BaseChatModel, n_passages: int) -> dict[str, Any]:
     from qa.grounding import answer_schema
 
     schema = answer_schema(n_passages)
+    llm = unwrap_chat_model(llm)
     if isinstance(llm, EmbeddedChatModel):
         return {"json_schema": schema}
     kind = type(llm).__name__

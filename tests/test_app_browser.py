@@ -101,7 +101,8 @@ def cite_numbers(answer) -> list[int]:
 
 def first_quote(page) -> str:
     item = page.locator("#nqa-chat .nqa-sources").last.locator("li").first
-    return " ".join(item.locator("q.nqa-quote").inner_text().split())
+    # the exact quote, marked inside its supporting sentence: what the source panel highlights
+    return " ".join(item.locator("q.nqa-quote .nqa-quote-span").inner_text().split())
 
 
 @pytest.fixture(scope="module")

@@ -126,6 +126,38 @@ def test_citations_are_numbered_by_first_appearance_with_their_quote():
     assert "backed by 2 quoted sentences from 1 article" in out
 
 
+def test_a_short_answer_shows_its_supporting_sentence_and_links_the_exact_quote():
+    """The new answer format: "Kaesong [1]", one citation whose quote is the verified span
+    and whose sentence is the whole sentence around it."""
+    p = _passage(0)
+    sentence = "Seoul said on Sept. 5 that it spent 9.78 billion won."
+    quote = "9.78 billion won"
+    start = ARTICLE.index(quote)
+    cite = Citation(n=1, passage=p, start=start, end=start + len(quote), quote=quote,
+                    support=0.8, sentence=sentence)
+    text = "A May 2024 article says: 9.78 billion won [1]"
+    answer = Answer(text=text, sentences=(AnswerSentence(text, (cite,), True),), refused=False,
+                    confidence=0.8, passages=(p,), kind="generated", as_of="2024-05-02")
+    out = answer_html(answer)
+    body, sources = out.split('<ol class="nqa-sources">')
+    assert "A May 2024 article says: 9.78 billion won" in body and "As of" not in body
+    assert re.findall(r">\[(\d+)\]</a>", body) == ["1"]
+    # under the answer: the whole sentence, the quote marked inside it
+    assert ("Seoul said on Sept. 5 that it spent <span class=\"nqa-quote-span\">9.78 billion "
+            "won</span>.") in sources
+    # the footnote opens exactly the quote's span, and the source panel highlights just that
+    assert f"#nqa-src-ab12cd34-{start}-{start + len(quote)}-1" in out
+    panel = source_html(SourceRef("ab12cd34", start, start + len(quote), 1), title="T",
+                        source="", published=None, article=ARTICLE)
+    assert re.search(r"<mark[^>]*>9\.78 billion won</mark>", panel)
+    # with no sentence (an older answer), the quote alone is shown
+    bare = answer_html(Answer(text="x [1]", sentences=(AnswerSentence(
+        "x [1]", (Citation(n=1, passage=p, start=start, end=start + len(quote), quote=quote,
+                           support=0.8),), True),), refused=False, confidence=0.8,
+        passages=(p,), kind="generated"))
+    assert '<span class="nqa-quote-span">9.78 billion won</span></q>' in bare
+
+
 def test_source_labels_never_show_a_server_path_or_a_hash():
     assert source_label("https://www.reuters.com/world/x") == ("reuters.com",
                                                                "https://www.reuters.com/world/x")

@@ -194,3 +194,50 @@ def test_stop_frees_the_real_model(seeded_kb):
     assert llm._lock.acquire(timeout=2), "the stopped stream still holds the model"
     llm._lock.release()
     assert time.monotonic() - t0 < 2
+
+
+def test_structured_output_looks_through_the_staged_model_and_reaches_the_inner_one():
+    """The web app wraps the model for stages and Stop; the JSON-schema constraint must still
+    be chosen for the real backend and handed to it."""
+    from langchain_core.messages import HumanMessage
+
+    from newsqa_web.staging import StagedChatModel
+    from qa.llm import EmbeddedChatModel, structured_output, unwrap_chat_model
+
+    class Recording(FakeChatModel):
+        seen: list = []
+
+        def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+            self.seen.append(dict(kwargs))
+            yield from super()._stream(messages, stop, run_manager, **kwargs)
+
+    inner = Recording(function=lambda m: '{"answer": "x", "passage": 1, "quote": "y"}')
+    staged = StagedChatModel(inner=inner)
+    assert unwrap_chat_model(staged) is inner
+    # a stand-in for llama.cpp's model (not loaded): the wrapper must not hide it
+    embedded = EmbeddedChatModel.model_construct(model_path="none.gguf")
+    assert "json_schema" in structured_output(StagedChatModel(inner=embedded), 3)
+    assert structured_output(StagedChatModel(inner=embedded), 3) == structured_output(
+        embedded, 3)
+    kwargs = {"json_schema": {"type": "object"}}
+    text = "".join(c.text for c in staged.stream([HumanMessage("q")], **kwargs))
+    assert text.startswith('{"answer"') and inner.seen[-1].get("json_schema") == kwargs[
+        "json_schema"]
+
+
+def test_several_extractive_events_do_not_break_a_run(seeded_kb):
+    """A follow-up yields an ExtractiveEvent before and after its rewrite; the stages stay
+    rewrite, search, read, write (the first search is part of reading the question)."""
+    from qa.answer_types import ExtractiveEvent
+
+    service = Service(seeded_kb, llm=FakeChatModel(function=grounded_reply))
+    history = [("user", RENOVATION_Q), ("assistant", "9.78 billion won [1].")]
+    run = service.start_answer("And when was it opened?", history)
+    items = list(run.items(poll=0.1))
+    assert not [i for i in items if i[0] == "error"], items
+    events = [i[1] for i in items if i[0] == "event"]
+    assert sum(isinstance(e, ExtractiveEvent) for e in events) == 2  # before and after
+    assert isinstance(events[-1], FinalEvent)
+    stages = [i[1] for i in items if i[0] == "stage"]
+    assert stages[:4] == ["rewrite", "search", "read", "write"]
+    assert stages.count("search") == 1
