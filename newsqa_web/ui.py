@@ -320,8 +320,8 @@ def build_ui(service: Service) -> gr.Blocks:
                     stages.append(Stage(item[1], service.stage_label(item[1]), item[2]))
                 elif kind == "event":
                     event = item[1]
-                    if isinstance(event, ExtractiveEvent):
-                        preview = event.answer
+                    if isinstance(event, ExtractiveEvent):  # a follow-up gets two: the
+                        preview, draft = event.answer, ""     # latest replaces the first
                     elif isinstance(event, TokenEvent):
                         draft += event.text
                         if now - shown_at < STREAM_INTERVAL:
