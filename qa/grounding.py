@@ -23,6 +23,7 @@ from qa.evidence import Evidence
 from qa.quotes import (
     QuoteSpan,
     answer_in_quote,
+    complete_name,
     fits_question,
     is_answer_text,
     is_assertion,
@@ -162,7 +163,7 @@ def _accept(claim: Claim, evidence: Evidence, pi: int, span: QuoteSpan, by_code:
     if rel < RELEVANCE_FLOOR:
         return None
     return Verified(
-        answer=claim.answer,
+        answer=complete_name(claim.answer, sentence),
         passage_index=pi,
         quote_start=a_start,
         quote_end=a_end,
