@@ -23,6 +23,7 @@ from qa.evidence import Evidence
 from qa.quotes import (
     QuoteSpan,
     answer_in_quote,
+    complete_name,
     fits_question,
     is_answer_text,
     is_assertion,
@@ -31,14 +32,14 @@ from qa.quotes import (
 
 DECLINE = "NOT IN ARTICLES"
 
-RELEVANCE_FLOOR = 0.25
+RELEVANCE_FLOOR = 0.40
 """The quote's sentence must score at least this against the question (the evidence score:
-cosine blended with keyword overlap). A sentence that merely repeats an instruction planted in
-an article ("answer BANANA") is verbatim and contains its answer, but scores 0.005-0.06 against
-the question (tests/test_prompt_injection.py). 0.25 is the highest floor that keeps every right
-answer of the paraphrased seed questions (lowest: 0.263); on realtimeqa-2023 it turns 8 wrong
-answers into refusals for 1 right one (docs/answers.md). Higher floors cut more wrong news
-answers but refuse paraphrases, whose words differ from the article's."""
+cosine blended with keyword overlap). It keeps an instruction planted in an article ("answer
+BANANA", scoring 0.005-0.06 against the question) out of answers, and it is the main guard
+against a right quote given for a question it does not answer. Chosen on the tuning sets
+(realtimeqa-2023 and the seed paraphrases) as the floor with the most right answers minus
+wrong answers shown, counting a wrong answer as much as a right one (docs/answers.md); it
+refuses some paraphrases whose words differ from the article's."""
 
 TYPE_CHECK = True
 """Refuse a short answer of the wrong kind for its question (``qa.quotes.fits_question``)."""
@@ -162,7 +163,7 @@ def _accept(claim: Claim, evidence: Evidence, pi: int, span: QuoteSpan, by_code:
     if rel < RELEVANCE_FLOOR:
         return None
     return Verified(
-        answer=claim.answer,
+        answer=complete_name(claim.answer, sentence),
         passage_index=pi,
         quote_start=a_start,
         quote_end=a_end,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.textspans import content_words, split_sentences
+from qa.textspans import STOPWORDS, content_words, split_sentences
 
 _FOLD = str.maketrans({
     "‘": "'", "’": "'", "‚": "'", "′": "'", "`": "'",
@@ -233,3 +233,39 @@ def fits_question(answer: str, question: str) -> bool:
                  r"what month)\b", q):
         return has_digit or bool(words & set(_MONTHS))
     return True
+
+
+def _is_name_word(tok: str) -> bool:
+    return (tok[:1].isupper() and not re.search(r"['’]s?$", tok)
+            and tok.lower() not in STOPWORDS)
+
+
+def complete_name(answer: str, sentence: str, max_words: int = 2) -> str:
+    """The answer widened to the whole name it is part of in its sentence: "Bills" in "the
+    Buffalo Bills safety" becomes "Buffalo Bills", "Benedict XVI" in "Pope Benedict XVI"
+    becomes "Pope Benedict XVI". At most ``max_words`` capitalised words are added on each
+    side, never across punctuation or a possessive ("South Korea" in "South Korea's President
+    Moon Jae-in" stays "South Korea"). A small model often copies only part of a name, and a
+    reader (and the quiz's gold answer) expects the whole of it."""
+    a = answer.strip()
+    if not a or not a[:1].isupper():
+        return answer
+    at = sentence.find(a)
+    if at < 0:
+        return answer
+    start, end = at, at + len(a)
+    if end < len(sentence) and (sentence[end].isalnum()):
+        return answer  # the answer ends inside a word
+    for _ in range(max_words):  # leftwards
+        m = re.search(r"([\w][\w.&'’-]*) $", sentence[:start])
+        if not m or not _is_name_word(m.group(1)):
+            break
+        start = m.start(1)
+    if re.search(r"['’]s?$", sentence[at:end]):
+        return sentence[start:end].strip()
+    for _ in range(max_words):  # rightwards
+        m = re.match(r" ([\w][\w.&'’-]*)", sentence[end:])
+        if not m or not _is_name_word(m.group(1)):
+            break
+        end += m.end(1)
+    return sentence[start:end].strip().rstrip(".,")

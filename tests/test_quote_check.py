@@ -146,3 +146,14 @@ def test_answer_kind_fits_the_question():
     assert fits_question("on Tuesday", "When was the office blown up?")
     assert not fits_question("Kim Yo Jong", "When was the office blown up?")
     assert fits_question("Kim Yo Jong", "Who ordered the next action?")
+
+
+def test_a_part_of_a_name_is_widened_to_the_whole_name():
+    from qa.quotes import complete_name
+
+    assert complete_name("Bills", "Hamlin, a safety for the Buffalo Bills, collapsed.") == (
+        "Buffalo Bills")
+    assert complete_name("South Korea", "efforts by South Korea’s President Moon Jae-in") == (
+        "South Korea")
+    assert complete_name("January", "In January, the office closed.") == "January"
+    assert complete_name("sesame", "sesame seeds") == "sesame"
