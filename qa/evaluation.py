@@ -83,7 +83,7 @@ class QuestionResult:
     choice_correct: bool | None = None
     answer: str | None = None
     kind: str | None = None
-    """How the answer was made: generated, extractive (the fallback) or refusal."""
+    """How the answer was made: generated (quote-checked) or refusal."""
     raw: str | None = None
     """The model's own text before checking."""
     refused: bool | None = None

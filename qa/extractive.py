@@ -1,9 +1,10 @@
 """The instant answer: the best-matching sentences of the retrieved passages, no LLM.
 
-Shown within half a second while the model is still reading its prompt, and kept as the
-fallback answer if the model fails. Sentences are ranked by the question score from
-``qa.evidence`` (dense cosine blended with keyword overlap); the runner-up is added only when
-it is nearly as good and comes from another passage, so the instant answer stays short.
+Shown within half a second as a preview while the model is still reading its prompt; never
+the answer itself (that is the model's quote-checked claim). Sentences are ranked by the
+question score from ``qa.evidence`` (dense cosine blended with keyword overlap); the runner-up
+is added only when it is nearly as good and comes from another passage, so the preview stays
+short.
 """
 
 from __future__ import annotations
