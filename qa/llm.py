@@ -195,8 +195,10 @@ def structured_output(llm: BaseChatModel, n_passages: int) -> dict[str, Any]:
         return {"json_schema": schema}
     kind = type(llm).__name__
     if kind == "ChatOpenAI":
-        return {"response_format": {"type": "json_schema", "json_schema": {
-            "name": "answer", "schema": schema}}}
+        # OpenAI-compatible servers disagree on the shape: OpenAI and llama.cpp's C++ server
+        # take {"type": "json_schema", ...}, llama-cpp-python's server only "json_object" (and
+        # answers 500 to the other). Unconstrained, the prompt's JSON is read all the same.
+        return {}
     if kind == "ChatOllama":
         return {"format": schema}
     return {}
