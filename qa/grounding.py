@@ -1,8 +1,8 @@
 """From the model's reply to a checked claim: short answer, passage, verified quote.
 
 The model is asked for ``{"answer", "passage", "quote"}`` (prompts/answer_system.txt), with its
-output held to that JSON shape where the backend can (a llama.cpp grammar, an OpenAI
-``response_format``, Ollama's ``format``). A backend that ignores the shape still works: a
+output held to that JSON shape where the backend can (a llama.cpp grammar, Ollama's
+``format``). A backend that ignores the shape still works: a
 plain-text reply such as "Kaesong [1]." is read as the answer and its passage number, and the
 quote is then looked up by code (the passage sentence that holds the answer).
 

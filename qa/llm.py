@@ -185,7 +185,7 @@ def unwrap_chat_model(llm: BaseChatModel) -> BaseChatModel:
 
 def structured_output(llm: BaseChatModel, n_passages: int) -> dict[str, Any]:
     """Call options that hold ``llm``'s reply to the answer's JSON shape, for the backends that
-    can (llama.cpp grammar, OpenAI ``response_format``, Ollama ``format``); {} for the others,
+    can (llama.cpp grammar, Ollama ``format``); {} for the others,
     whose plain-text replies ``qa.grounding.parse_reply`` also reads."""
     from qa.grounding import answer_schema
 
