@@ -56,7 +56,7 @@ class AnswerSentence:
     """Sentence as shown, with its corrected [n] markers."""
     citations: tuple[Citation, ...] = ()
     supported: bool = False
-    """True when at least one citation's span supports the sentence above the threshold."""
+    """True when the sentence is backed by a checked quote (qa.grounding)."""
     corrected: bool = False
     """True when the model's [n] was replaced or added by the checker."""
 
@@ -69,7 +69,9 @@ class Answer:
     sentences: tuple[AnswerSentence, ...]
     refused: bool
     confidence: float
-    """0..1: retrieval evidence times the share of sentences supported (docs/answers.md)."""
+    """0..1, a heuristic ordering, not a probability: for a checked answer, how much the quote's
+    sentence is about the question (the evidence score); for a preview, the best sentence's
+    score; for a refusal, one minus it."""
     question: str = ""
     standalone_question: str = ""
     """The question after follow-up rewriting; what was retrieved with."""
