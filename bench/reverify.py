@@ -14,8 +14,9 @@ import argparse
 import json
 from pathlib import Path
 
-from qa import grounding
+from qa import grounding, recency
 from qa.config import Settings
+from qa.dates import parse_date
 from qa.evaluation import contains_gold, store_settings
 from qa.evidence import build_evidence
 from qa.kb import KnowledgeBase
@@ -68,6 +69,25 @@ def main() -> None:
               f"gated {len(below)}")
     print(f"  lowest best_score of a right answer: "
           f"{min((v[0] for v in verdicts if v[1]), default=float('nan')):.3f}")
+
+    # Old news for "this week": an answer to a question with a time word ("this week",
+    # "recently", ...) whose cited article is older than N days before the day asked.
+    print("answers to time-word questions from articles older than N days: right / wrong")
+    for days in (10, 14, 21, 30, 45, 90):
+        right = wrong = 0
+        for r, ev in cases:
+            v = grounding.verify(grounding.parse_reply(r["raw"]), ev) if r["raw"] else None
+            asked = parse_date(dates.get(r["id"]))
+            if v is None or asked is None or not recency.asks_recent(r["question"]):
+                continue
+            published = parse_date(ev.passages[v.passage_index].published)
+            if published is None or (asked - published).days <= days:
+                continue
+            if r["answerable"] and contains_gold(v.answer, r["answers"]):
+                right += 1
+            else:
+                wrong += 1
+        print(f"  older than {days:3d} d: right {right:3d}  wrong {wrong:3d}")
 
     base_floor = grounding.RELEVANCE_FLOOR
     for floor in (base_floor, 0.2, 0.3, 0.4, 0.5):

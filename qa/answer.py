@@ -39,7 +39,7 @@ from qa.grounding import parse_reply, verify
 from qa.llm import structured_output
 from qa.models import Passage
 from qa.prompts import load_prompt
-from qa.recency import staleness_note
+from qa.recency import is_old_news, old_news_refusal, staleness_note
 
 Retrieve = Callable[[str, int], list[Passage]]
 HistoryItem = tuple[str, str] | BaseMessage
@@ -136,6 +136,10 @@ def _finish(
         return replace(_refusal(question, standalone, evidence, timings), raw=raw)
     pi = verified.passage_index
     p = evidence.passages[pi]
+    if is_old_news(standalone, p, today):
+        # measured: such answers are nearly always about an earlier event (docs/answers.md)
+        refused = _refusal(question, standalone, evidence, timings)
+        return replace(refused, text=old_news_refusal(p), raw=raw)
     citation = Citation(
         n=pi + 1,
         passage=p,

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 from qa.dates import parse_date
 from qa.models import Passage
+from qa.prompts import load_prompt
 
 _RECENT_WORDS = re.compile(
     r"\b(this week|this month|this weekend|last week|recent(ly)?|latest|new(ly)?|just|"
@@ -25,8 +26,9 @@ RECENT_WINDOW = timedelta(days=10)
 the tuning sets, docs/evaluation.md)."""
 
 STALE_AFTER = timedelta(days=45)
-"""An answer from an article older than this (before the day asked) names the article's
-month, so the reader knows how old the news is."""
+"""Past this age (before the day asked), an article is old news for a question about "now":
+an answer resting on it is refused, naming the article's month. On the tuning set such answers
+were right 2 times in 13 (docs/answers.md)."""
 
 
 def asks_recent(question: str) -> bool:
@@ -39,11 +41,36 @@ def is_recent(p: Passage, today: date, window: timedelta | None = None) -> bool:
     return d is not None and today - window <= d <= today + timedelta(days=2)
 
 
+def _age(question: str, p: Passage, today: date | None) -> timedelta | None:
+    """How old ``p`` is on the day asked, for a question about recent news; None otherwise."""
+    d = parse_date(p.published)
+    if d is None or today is None or not asks_recent(question):
+        return None
+    return today - d
+
+
+def is_old_news(question: str, p: Passage, today: date | None) -> bool:
+    """A question about "this week" (or "recently", "latest", ...) would rest on ``p``, which
+    is older than ``STALE_AFTER`` on the day asked: it is about an earlier event."""
+    age = _age(question, p, today)
+    return age is not None and age > STALE_AFTER
+
+
 def staleness_note(question: str, p: Passage, today: date | None) -> str:
     """ "A May 2024 article says:" when a question about recent news is answered from an
-    article that is old news on the day asked. Questions that do not ask about "now" are
-    answered from whatever article states the fact, with its date in the citation."""
-    d = parse_date(p.published)
-    if d is None or today is None or not asks_recent(question) or today - d <= STALE_AFTER:
+    article older than the recent window (but not old news, which is refused). Questions that
+    do not ask about "now" are answered from whatever article states the fact, with its date
+    in the citation."""
+    age = _age(question, p, today)
+    if age is None or age <= RECENT_WINDOW:
         return ""
+    d = parse_date(p.published)
     return f"A {d:%B} {d.year} article says:"
+
+
+def old_news_refusal(p: Passage) -> str:
+    """The refusal for a question about now whose only checked answer is old news: it names
+    the article, so the reader can still open it, without showing its claim as the answer."""
+    d = parse_date(p.published)
+    month = f"{d:%B} {d.year}" if d else "an earlier date"
+    return load_prompt("refusal_old_news").format(month=month, title=p.title or "untitled")

@@ -226,9 +226,15 @@ def test_follow_up_that_names_its_subject_is_not_rewritten(retrieve) -> None:
 def test_old_article_is_named_for_a_question_about_now(retrieve) -> None:
     llm = FakeChatModel(function=_fn(_json("9.78 billion won", 1, RENOVATION_QUOTE)))
     q = "How much has South Korea spent on the liaison office building so far?"
-    a = answer.ask(q, retrieve=retrieve, settings=SETTINGS, llm=llm, as_of="2024-05-01")
-    assert a.text.startswith("A June 2020 article says: 9.78 billion won")
-    assert a.as_of == "June 16, 2020"
+    weeks_later = answer.ask(q, retrieve=retrieve, settings=SETTINGS, llm=llm,
+                             as_of="2020-07-10")
+    assert weeks_later.text.startswith("A June 2020 article says: 9.78 billion won")
+    assert weeks_later.as_of == "June 16, 2020"
+    years_later = answer.ask(q, retrieve=retrieve, settings=SETTINGS, llm=llm,
+                             as_of="2024-05-01")
+    assert years_later.refused, "old news is not shown as the answer to a question about now"
+    assert "9.78" not in years_later.text
+    assert "June 2020" in years_later.text and years_later.passages[0].title in years_later.text
     fresh = answer.ask(q, retrieve=retrieve, settings=SETTINGS, llm=llm, as_of="2020-06-20")
     assert fresh.text.startswith("9.78 billion won")
     plain = answer.ask(QUESTION, retrieve=retrieve, settings=SETTINGS, llm=llm, as_of="2024-05-01")

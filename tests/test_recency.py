@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from qa.models import Passage
-from qa.recency import asks_recent, is_recent, staleness_note
+from qa.recency import asks_recent, is_old_news, is_recent, old_news_refusal, staleness_note
 from qa.retrieve import prefer_recent
 
 
@@ -52,4 +52,16 @@ def test_window_and_staleness_note():
     q = "Which sportswear chain filed for bankruptcy this week?"
     assert staleness_note(q, _p(1, "2024-05-03"), today) == "A May 2024 article says:"
     assert staleness_note(q, _p(1, "2026-02-10"), today) == ""
+    assert staleness_note(q, _p(1, "2026-01-20"), today) == "A January 2026 article says:"
     assert staleness_note("Which chain filed for bankruptcy?", _p(1, "2024-05-03"), today) == ""
+
+
+def test_old_news_for_a_question_about_now():
+    today = date(2026, 2, 13)
+    q = "Which sportswear chain filed for bankruptcy this week?"
+    assert is_old_news(q, _p(1, "2024-05-03"), today)
+    assert not is_old_news(q, _p(1, "2026-01-20"), today), "weeks old: answered with a note"
+    assert not is_old_news("Which chain filed for bankruptcy?", _p(1, "2024-05-03"), today)
+    assert not is_old_news(q, _p(1, None), today), "an undated article is not judged old"
+    text = old_news_refusal(_p(1, "2024-05-03"))
+    assert "May 2024" in text and "don't say" in text
