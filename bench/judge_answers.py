@@ -1,11 +1,10 @@
 """Does a second, one-token model turn tell right answers from wrong ones?
 
 For every stored reply that the quote check accepts (``qa eval``'s ``results.jsonl``), the
-model is shown its own prompt and reply again, then asked a yes/no question about the answer.
-The probability it gives "yes" (normalised over yes/no, read from the logits of the one
-generated token) is recorded. In the product, the prompt and reply are already in llama.cpp's
-KV cache, so the turn costs only the judge message's ~40 tokens; here each question pays its
-whole prompt once (then the variants share it).
+model is asked, in a fresh one-message prompt, whether the cited sentence (or passage) states
+that the answer is the answer to the question; the probability of its first token being "yes"
+(or "true"), normalised over yes/no, is read from the logits. Results: docs/answers.md ("A
+second model turn as a judge"): too weak on news to keep.
 
 Prints, per variant: how many right and wrong answers stay shown at each threshold, and
 writes the per-question figures as JSON for later analysis.
