@@ -136,7 +136,7 @@ def _finish(
         return replace(_refusal(question, standalone, evidence, timings), raw=raw)
     pi = verified.passage_index
     p = evidence.passages[pi]
-    if is_old_news(standalone, p, today):
+    if is_old_news(standalone, p, today, evidence.passages):
         # measured: such answers are nearly always about an earlier event (docs/answers.md)
         refused = _refusal(question, standalone, evidence, timings)
         return replace(refused, text=old_news_refusal(p), raw=raw)

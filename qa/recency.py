@@ -9,6 +9,7 @@ year's bankruptcy, a previous storm). Retrieval prefers the recent window for su
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 from qa.dates import parse_date
@@ -26,9 +27,8 @@ RECENT_WINDOW = timedelta(days=10)
 the tuning sets, docs/evaluation.md)."""
 
 STALE_AFTER = timedelta(days=45)
-"""Past this age (before the day asked), an article is old news for a question about "now":
-an answer resting on it is refused, naming the article's month. On the tuning set such answers
-were right 2 times in 13 (docs/answers.md)."""
+"""Past this age (before the day asked), an article is old news (``is_old_news``): an answer
+resting on it is refused, naming the article's month (measured in docs/answers.md)."""
 
 
 def asks_recent(question: str) -> bool:
@@ -49,11 +49,17 @@ def _age(question: str, p: Passage, today: date | None) -> timedelta | None:
     return today - d
 
 
-def is_old_news(question: str, p: Passage, today: date | None) -> bool:
-    """A question about "this week" (or "recently", "latest", ...) would rest on ``p``, which
-    is older than ``STALE_AFTER`` on the day asked: it is about an earlier event."""
-    age = _age(question, p, today)
-    return age is not None and age > STALE_AFTER
+def is_old_news(question: str, p: Passage, today: date | None,
+                shown: Sequence[Passage] = ()) -> bool:
+    """An answer resting on ``p`` would be old news: ``p`` is older than ``STALE_AFTER`` on
+    the day asked, and either the question asks about "this week" ("recently", "latest", ...)
+    or the passages ``shown`` with it include a recent one (the store covers the topic now, so
+    the old article is about an earlier event). A store of old articles only, asked without a
+    time word, is answered from them."""
+    d = parse_date(p.published)
+    if d is None or today is None or today - d <= STALE_AFTER:
+        return False
+    return asks_recent(question) or any(is_recent(q, today) for q in shown)
 
 
 def staleness_note(question: str, p: Passage, today: date | None) -> str:

@@ -61,7 +61,11 @@ def test_old_news_for_a_question_about_now():
     q = "Which sportswear chain filed for bankruptcy this week?"
     assert is_old_news(q, _p(1, "2024-05-03"), today)
     assert not is_old_news(q, _p(1, "2026-01-20"), today), "weeks old: answered with a note"
-    assert not is_old_news("Which chain filed for bankruptcy?", _p(1, "2024-05-03"), today)
+    plain = "Which chain filed for bankruptcy?"
+    assert not is_old_news(plain, _p(1, "2024-05-03"), today), "a store of old news only"
+    assert is_old_news(plain, _p(1, "2024-05-03"), today, [_p(2, "2026-02-11")]), (
+        "the store covers the topic this week: the old article is about an earlier event")
+    assert not is_old_news(plain, _p(1, "2024-05-03"), today, [_p(2, "2025-12-11")])
     assert not is_old_news(q, _p(1, None), today), "an undated article is not judged old"
     text = old_news_refusal(_p(1, "2024-05-03"))
     assert "May 2024" in text and "don't say" in text
