@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from qa.models import Passage
-from qa.recency import asks_recent, is_recent, staleness_note
-from qa.retrieve import prefer_recent
+from qa.retrieve.recency import asks_recent, is_recent, staleness_note
+from qa.retrieve.search import prefer_recent
+from qa.types import Passage
 
 
 def _p(n: int, published: str | None) -> Passage:
