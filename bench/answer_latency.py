@@ -36,9 +36,9 @@ from answer_refusal import (  # noqa: E402
 )
 
 from qa import answer  # noqa: E402
-from qa.answer_types import ExtractiveEvent, FinalEvent, TokenEvent  # noqa: E402
 from qa.config import Settings  # noqa: E402
-from qa.llm import get_chat_model  # noqa: E402
+from qa.llm.backends import get_chat_model  # noqa: E402
+from qa.types import ExtractiveEvent, FinalEvent, TokenEvent  # noqa: E402
 
 SEED_GOLD = {
     "What did North Korea blow up?": ["liaison office", "office"],

@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from answer_helpers import DenseRetriever, seed_passages  # noqa: E402
 
 from qa import sentence_vectors  # noqa: E402
-from qa.evidence import build_evidence  # noqa: E402
-from qa.extractive import extractive_sentences  # noqa: E402
-from qa.models import Passage  # noqa: E402
+from qa.answer.evidence import build_evidence  # noqa: E402
+from qa.answer.extractive import extractive_sentences  # noqa: E402
+from qa.types import Passage  # noqa: E402
 
 EVAL = ROOT / "eval"
 OUT = ROOT / "bench" / "out"

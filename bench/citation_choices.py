@@ -2,7 +2,7 @@
 
 The quizzes' multiple choices are ready-made answers: one right, three wrong, all on-topic.
 For every question whose retrieved passages hold a gold answer, each choice is given to
-``qa.grounding.verify`` as a claim in the two shapes a backend can send: with a quote (the
+``qa.answer.grounding.verify`` as a claim in the two shapes a backend can send: with a quote (the
 passage sentence that holds the choice, as a JSON-mode model would copy it) and without one
 (a plain-text backend; the quote is then looked up by code). A right choice should be
 accepted; a wrong one rejected unless a relevant sentence really states it.
@@ -16,10 +16,10 @@ import argparse
 import json
 from pathlib import Path
 
+from qa.answer.evidence import build_evidence
+from qa.answer.grounding import Claim, verify
 from qa.config import PROJECT_ROOT, Settings
-from qa.evaluation import contains_gold, load_audit, store_settings
-from qa.evidence import build_evidence
-from qa.grounding import Claim, verify
+from qa.eval.run import contains_gold, load_audit, store_settings
 from qa.kb import KnowledgeBase
 
 

@@ -27,12 +27,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.chunking import chunk_text  # noqa: E402
 from qa.config import Settings  # noqa: E402
-from qa.embeddings import PackagedEmbeddings  # noqa: E402
-from qa.ingest import load_file  # noqa: E402
+from qa.index.embedder import PackagedEmbeddings  # noqa: E402
+from qa.ingest.chunking import chunk_text  # noqa: E402
+from qa.ingest.loaders import load_file  # noqa: E402
 from qa.kb import KnowledgeBase  # noqa: E402
-from qa.models import Article  # noqa: E402
+from qa.types import Article  # noqa: E402
 
 ARTICLES = ROOT / "eval" / "realtimeqa-2023-mini" / "articles.jsonl"
 

@@ -1,4 +1,5 @@
-"""Measure the "this week" rule (qa.recency, qa.retrieve.prefer_recent) on an eval set.
+"""Measure the "this week" rule (qa.retrieve.recency, qa.retrieve.search.prefer_recent) on an
+eval set.
 
 For the questions with a time word ("this week", "recently", "latest", ...) and for the
 others, prints recall@1/@5 of the gold answer (as of each question's date) and the share of
@@ -16,11 +17,12 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
-from qa import recency, retrieve
 from qa.config import Settings
-from qa.dates import parse_date
-from qa.evaluation import contains_gold, load_audit, store_settings
+from qa.eval.run import contains_gold, load_audit, store_settings
 from qa.kb import KnowledgeBase
+from qa.retrieve import recency
+from qa.retrieve import search as retrieve
+from qa.text.dates import parse_date
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Retrieval latency and recall@k of Chroma's HNSW index versus exact search, at scale.
 
 Prints figures; it is not a test. For each corpus size (default 10k and 100k chunks) and each
-vector set, it builds a Chroma collection the way ``qa/store.py`` does (PersistentClient,
+vector set, it builds a Chroma collection the way ``qa/index/store.py`` does (PersistentClient,
 ``configuration={"hnsw": ...}`` with the same keys and values from ``qa.config.Settings``) and
 one with Chroma's default HNSW settings, runs every query one at a time, and compares the
 top-k ids with exact (brute-force numpy) cosine search.
@@ -15,7 +15,7 @@ Vector sets:
 * ``random``: uniform random unit vectors (the worst case for HNSW), for reference.
 
 At the largest size it also sweeps ef_search on the newsqa collection (``collection.modify``,
-as ``qa/store.py`` does on open) and, if recall@10 stays under the target, tries larger M.
+as ``qa/index/store.py`` does on open) and, if recall@10 stays under the target, tries larger M.
 
     .venv/bin/python bench/retrieval_scale.py               # 10k and 100k, ~15 min on 2 cores
     .venv/bin/python bench/retrieval_scale.py --quick       # 10k only, fewer queries
@@ -40,11 +40,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.chunking import chunk_text  # noqa: E402
 from qa.config import Settings  # noqa: E402
-from qa.embeddings import PackagedEmbeddings  # noqa: E402
-from qa.ingest import load_file  # noqa: E402
-from qa.models import Article  # noqa: E402
+from qa.index.embedder import PackagedEmbeddings  # noqa: E402
+from qa.ingest.chunking import chunk_text  # noqa: E402
+from qa.ingest.loaders import load_file  # noqa: E402
+from qa.types import Article  # noqa: E402
 
 EVAL = ROOT / "eval" / "realtimeqa-2023"
 OUT = ROOT / "bench" / "out"
@@ -119,7 +119,8 @@ def exact_topk(x: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
 
 # -- chroma --------------------------------------------------------------------------------
 def newsqa_hnsw(settings: Settings) -> dict:
-    """The configuration dict qa/store.py (ChromaStore._hnsw) creates the chunk collection with."""
+    """The configuration dict qa/index/store.py (ChromaStore._hnsw) makes the chunk collection
+    with."""
     return {
         "space": "cosine",
         "ef_construction": settings.hnsw_ef_construction,
@@ -129,7 +130,7 @@ def newsqa_hnsw(settings: Settings) -> dict:
 
 
 class Index:
-    """One Chroma collection in a fresh PersistentClient folder, as qa/store.py opens it."""
+    """One Chroma collection in a fresh PersistentClient folder, as qa/index/store.py opens it."""
 
     def __init__(self, hnsw: dict, x: np.ndarray):
         import chromadb
@@ -163,7 +164,7 @@ class Index:
         self.col = self.client.get_collection("bench", embedding_function=None)
 
     def set_ef_search(self, ef: int) -> None:
-        """Change ef_search as qa/store.py does on open: reopen, modify, then query.
+        """Change ef_search as qa/index/store.py does on open: reopen, modify, then query.
 
         Checked with chromadb 1.5.9: ``modify`` on a collection whose index this process has
         already loaded (queried) is stored but not used until the client is reopened; a modify

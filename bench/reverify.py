@@ -1,7 +1,7 @@
 """Re-check the model's stored replies under other verification rules, without the model.
 
 ``qa eval`` keeps each question's raw model reply (``results.jsonl``). Retrieval is
-deterministic, so the evidence can be rebuilt and ``qa.grounding.verify`` re-run with other
+deterministic, so the evidence can be rebuilt and ``qa.answer.grounding.verify`` re-run with other
 settings in seconds: this is how the quote-check rules were chosen on the tuning sets
 (docs/answers.md). Prints, per rule: right, wrong shown, refused.
 
@@ -14,12 +14,13 @@ import argparse
 import json
 from pathlib import Path
 
-from qa import grounding, recency
+from qa.answer import grounding
+from qa.answer.evidence import build_evidence
 from qa.config import Settings
-from qa.dates import parse_date
-from qa.evaluation import contains_gold, store_settings
-from qa.evidence import build_evidence
+from qa.eval.run import contains_gold, store_settings
 from qa.kb import KnowledgeBase
+from qa.retrieve import recency
+from qa.text.dates import parse_date
 
 
 def main() -> None:

@@ -7,11 +7,11 @@
         print(p.score, p.title, p.text)
 """
 
-from .config import Settings
-from .errors import EmbedderMismatchError, InputError, NotFoundError, QAError, StoreError
-from .kb import KnowledgeBase
-from .kb import open_kb as open
-from .models import AddOutcome, AddReport, Article, DocumentInfo, Passage
+from qa.config import Settings
+from qa.errors import EmbedderMismatchError, InputError, NotFoundError, QAError, StoreError
+from qa.kb import KnowledgeBase
+from qa.kb import open_kb as open
+from qa.types import AddOutcome, AddReport, Article, DocumentInfo, Passage
 
 __all__ = [
     "AddOutcome",

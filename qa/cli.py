@@ -8,7 +8,7 @@ import re
 import sys
 from collections.abc import Sequence
 
-from .errors import QAError
+from qa.errors import QAError
 
 # Characters a terminal acts on instead of showing: C0 controls (ESC starts ANSI/OSC
 # sequences, CR and LF forge lines), DEL, C1 controls (0x9b is a one-byte CSI), line and
@@ -65,7 +65,7 @@ def _progress_bar(desc: str):
 
 
 def _open(args: argparse.Namespace, *, rebuild_index: bool = False):
-    from .kb import KnowledgeBase, open_kb
+    from qa.kb import KnowledgeBase, open_kb
 
     settings = _settings(args)
     if rebuild_index:
@@ -78,7 +78,7 @@ def _open(args: argparse.Namespace, *, rebuild_index: bool = False):
 def _settings(args: argparse.Namespace):
     from pathlib import Path
 
-    from .config import Settings
+    from qa.config import Settings
 
     settings = Settings.from_env()
     if args.data_dir:
@@ -207,7 +207,7 @@ def _print_answer(answer, as_json: bool) -> None:
 
 def _answer_streaming(kb, question: str, history, as_of: str | None = None) -> object:
     """Print the instant extractive answer, then the generated one as it streams."""
-    from .answer_types import ExtractiveEvent, FinalEvent, TokenEvent
+    from qa.types import ExtractiveEvent, FinalEvent, TokenEvent
 
     final = None
     streamed = False
@@ -254,7 +254,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from . import evaluation
+    from qa.eval import run as evaluation
     settings = _settings(args)
     if args.llm:
         settings = settings.with_(llm=args.llm)
@@ -280,7 +280,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.port:
         settings = settings.with_(port=args.port)
     try:
-        from newsqa_web.server import serve
+        from qa.web.server import serve
     except ImportError as exc:  # gradio missing from a trimmed environment
         raise QAError(f"the web app needs gradio ({exc}); pip install newsqa") from exc
     serve(settings)
@@ -373,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .config import offline_environment
+    from qa.config import offline_environment
 
     offline_environment()
     args = build_parser().parse_args(argv)

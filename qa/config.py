@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import ConfigError
+from qa.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_DIR.parent
@@ -34,7 +34,7 @@ def offline_environment() -> None:
     """Set the offline and no-telemetry variables above, where they are not set already.
 
     Called by the entry points (``qa``, ``qa serve``, ``app.py``) and right before a model
-    library is imported (``qa.embeddings``); ``import qa`` itself leaves ``os.environ`` alone.
+    library is imported (``qa.index.embedder``); ``import qa`` itself leaves ``os.environ`` alone.
     """
     for name, value in OFFLINE_ENV.items():
         os.environ.setdefault(name, value)

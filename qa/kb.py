@@ -10,14 +10,11 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
-from .chunking import chunk_text
-from .config import Settings
-from .embeddings import PackagedEmbeddings
-from .errors import InputError, QAError, StoreError
-from .ingest import expand_paths, load_file, pasted
-from .keyword import KeywordIndex
-from .models import AddOutcome, AddReport, Article, DocumentInfo, Passage
-from .store import (
+from qa.config import Settings
+from qa.errors import InputError, QAError, StoreError
+from qa.index.bm25 import KeywordIndex
+from qa.index.embedder import PackagedEmbeddings
+from qa.index.store import (
     ChromaStore,
     FolderClaim,
     PreparedDoc,
@@ -27,6 +24,9 @@ from .store import (
     shared_write,
     version_for,
 )
+from qa.ingest.chunking import chunk_text
+from qa.ingest.loaders import expand_paths, load_file, pasted
+from qa.types import AddOutcome, AddReport, Article, DocumentInfo, Passage
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ class KnowledgeBase:
         their best sentence; default: QA_RETRIEVAL). ``as_of``
         (YYYY-MM-DD) is when the question is asked: later articles are left out and those of
         the month before rank higher."""
-        from .retrieve import MODES, search
+        from qa.retrieve.search import MODES, search
 
         question = check_question(question)
         k = k or self.settings.top_k
@@ -313,7 +313,7 @@ class KnowledgeBase:
             raise QAError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
         vector = self.embeddings.embed_query(question)
         if as_of is not None:
-            from .ingest import parse_date
+            from qa.ingest.loaders import parse_date
 
             as_of = parse_date(as_of)
             if as_of is None:
@@ -326,15 +326,15 @@ class KnowledgeBase:
         """The configured chat model, loaded once per knowledge base."""
         with self._llm_lock:
             if self._chat_model is None:
-                from .llm import get_chat_model
+                from qa.llm.backends import get_chat_model
 
                 self._chat_model = get_chat_model(self.settings)
             return self._chat_model
 
     def stream(self, question: str, history=None, *, as_of: str | None = None):
         """Events for one answer: the instant extractive answer, model tokens, the final
-        checked Answer (see qa.answer_types)."""
-        from . import answer
+        checked Answer (see qa.types)."""
+        from qa.answer import chain as answer
 
         question = check_question(question)
 
@@ -349,7 +349,7 @@ class KnowledgeBase:
     def ask(self, question: str, history=None, *, as_of: str | None = None):
         """The checked, cited Answer (or a refusal) to a question; history is a list of
         (role, text) turns for follow-ups; as_of as in :meth:`retrieve`."""
-        from .answer_types import FinalEvent
+        from qa.types import FinalEvent
 
         final = None
         for event in self.stream(question, history, as_of=as_of):
@@ -359,7 +359,7 @@ class KnowledgeBase:
 
     def as_retriever(self, k: int | None = None):
         """This knowledge base as a LangChain retriever, for use in other chains."""
-        from .retriever import KnowledgeBaseRetriever
+        from qa.retrieve.langchain_retriever import KnowledgeBaseRetriever
 
         return KnowledgeBaseRetriever(kb=self, k=k or self.settings.top_k)
 

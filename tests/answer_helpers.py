@@ -12,8 +12,8 @@ import re
 import numpy as np
 from testdata import SEED
 
-from qa import sentence_vectors
-from qa.models import Passage
+from qa.index import sentence_vectors
+from qa.types import Passage
 
 SEED_DATE = "2020-06-16"
 

@@ -1,4 +1,4 @@
-"""The app (``newsqa_web.server``) with the test model writing slowly, for the Stop test.
+"""The app (``qa.web.server``) with the test model writing slowly, for the Stop test.
 
 The model writes one word every QA_TEST_TOKEN_DELAY seconds (default 0.4) and then keeps
 rambling; every word it produces is appended to QA_TEST_TOKEN_LOG, so a test can see that
@@ -15,8 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.fake_llm import FakeChatModel, grounded_reply  # noqa: E402
 from qa.kb import KnowledgeBase  # noqa: E402
+from qa.llm.fake import FakeChatModel, grounded_reply  # noqa: E402
 
 
 class SlowFake(FakeChatModel):
@@ -44,6 +44,6 @@ if __name__ == "__main__":
     from qa.config import offline_environment
 
     offline_environment()  # as app.py does, before gradio is imported
-    from newsqa_web.server import main
+    from qa.web.server import main
 
     sys.exit(main())

@@ -7,12 +7,12 @@ import json
 import pytest
 from answer_helpers import DenseRetriever, seed_article, seed_passages
 
-from qa import answer
-from qa.answer_types import ExtractiveEvent, FinalEvent, TokenEvent
-from qa.citations import parse_markers, render
+from qa.answer import chain as answer
+from qa.answer.citations import parse_markers, render
 from qa.config import Settings
-from qa.fake_llm import FakeChatModel
-from qa.textspans import split_sentences
+from qa.llm.fake import FakeChatModel
+from qa.text.sentences import split_sentences
+from qa.types import ExtractiveEvent, FinalEvent, TokenEvent
 
 SETTINGS = Settings().with_(llm="fake", top_k=4)
 QUESTION = "How much did South Korea spend to renovate the liaison office building?"

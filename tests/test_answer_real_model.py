@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 from answer_helpers import DenseRetriever, seed_article, seed_passages
 
-from qa import answer
+from qa.answer import chain as answer
 from qa.config import Settings
-from qa.llm import get_chat_model
+from qa.llm.backends import get_chat_model
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_app_api import RENOVATION_Q, check_citations, running_app
 
-from newsqa_web import uploads
+from qa.web import uploads
 
 pytestmark = pytest.mark.slow
 

@@ -306,7 +306,7 @@ def _models_dir() -> Path:
 
 
 @pytest.mark.skipif(not (_models_dir() / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf").is_file(),
-                    reason="the packaged 1.5B model is not joined yet (python -m qa.setup_models)")
+                    reason="the packaged 1.5B model is not joined yet (python -m qa.llm.setup)")
 def test_real_model_answer_cited_and_highlighted(playwright, tmp_path):
     """The same checks with the packaged 1.5B model (minutes on 2 CPU cores), through the
     app's staged model wrapper: the JSON-constrained short answer, its quote highlighted."""

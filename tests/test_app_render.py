@@ -8,7 +8,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from newsqa_web.render import (  # noqa: E402
+from qa.types import (  # noqa: E402
+    Answer,
+    AnswerSentence,
+    Citation,
+    Passage,  # noqa: E402
+)
+from qa.web.render import (  # noqa: E402
     SourceRef,
     answer_html,
     date_label,
@@ -22,9 +28,7 @@ from newsqa_web.render import (  # noqa: E402
     source_label,
     status_html,
 )
-from newsqa_web.uploads import check, safe_name  # noqa: E402
-from qa.answer_types import Answer, AnswerSentence, Citation  # noqa: E402
-from qa.models import Passage  # noqa: E402
+from qa.web.uploads import check, safe_name  # noqa: E402
 
 
 def test_safe_name_drops_paths_and_odd_characters():
@@ -189,7 +193,7 @@ def test_preview_is_labelled_and_never_counts_as_an_answer():
 
 
 def test_restored_chat_escapes_old_questions_and_marks_interrupted_answers():
-    from newsqa_web.render import interrupted
+    from qa.web.render import interrupted
 
     old = [{"role": "user", "content": "<img src=x> <b>bold</b>"},
            {"role": "user", "content": [{"type": "text", "text": "<i>parts</i>"}]},

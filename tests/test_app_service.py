@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from newsqa_web.service import Service, first_sentence_title
-from qa.answer_types import FinalEvent, TokenEvent
-from qa.fake_llm import FakeChatModel, grounded_reply
+from qa.llm.fake import FakeChatModel, grounded_reply
+from qa.types import FinalEvent, TokenEvent
+from qa.web.service import Service, first_sentence_title
 
 
 class SlowFake(FakeChatModel):
@@ -172,9 +172,9 @@ def test_stop_frees_the_real_model(seeded_kb):
 
     models = Settings.from_env().models_dir
     if not (models / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf").is_file():
-        pytest.skip("the packaged 1.5B model is not joined yet (python -m qa.setup_models)")
+        pytest.skip("the packaged 1.5B model is not joined yet (python -m qa.llm.setup)")
     pytest.importorskip("llama_cpp")
-    from qa.llm import get_chat_model
+    from qa.llm.backends import get_chat_model
 
     llm = get_chat_model(seeded_kb.settings.with_(llm="embedded", models_dir=models))
     service = Service(seeded_kb, llm=llm)
@@ -201,8 +201,8 @@ def test_structured_output_looks_through_the_staged_model_and_reaches_the_inner_
     be chosen for the real backend and handed to it."""
     from langchain_core.messages import HumanMessage
 
-    from newsqa_web.staging import StagedChatModel
-    from qa.llm import EmbeddedChatModel, structured_output, unwrap_chat_model
+    from qa.llm.backends import EmbeddedChatModel, structured_output, unwrap_chat_model
+    from qa.web.staging import StagedChatModel
 
     class Recording(FakeChatModel):
         seen: list = []
@@ -228,7 +228,7 @@ def test_structured_output_looks_through_the_staged_model_and_reaches_the_inner_
 def test_several_extractive_events_do_not_break_a_run(seeded_kb):
     """A follow-up yields an ExtractiveEvent before and after its rewrite; the stages stay
     rewrite, search, read, write (the first search is part of reading the question)."""
-    from qa.answer_types import ExtractiveEvent
+    from qa.types import ExtractiveEvent
 
     service = Service(seeded_kb, llm=FakeChatModel(function=grounded_reply))
     history = [("user", RENOVATION_Q), ("assistant", "9.78 billion won [1].")]

@@ -32,8 +32,8 @@ class Env:
     """The app's service on a seeded store, and a way to run `qa` beside it."""
 
     def __init__(self, data: Path, work: Path, capsys):
-        from newsqa_web.service import Service
         from qa.config import Settings
+        from qa.web.service import Service
 
         self.data, self.work, self.capsys = data, work, capsys
         self.settings = Settings.from_env().with_(data_dir=data, seed_corpus=False,
@@ -72,9 +72,9 @@ def kill_during_add(env: Env):
     """a writer killed mid-add: its half-written version is invisible, then cleaned up"""
     import socket
 
-    from qa.chunking import chunk_text
-    from qa.models import Article
-    from qa.store import PreparedDoc, doc_id_for, version_for
+    from qa.index.store import PreparedDoc, doc_id_for, version_for
+    from qa.ingest.chunking import chunk_text
+    from qa.types import Article
 
     kb = env.service.kb
     art = Article("A half written story about the harbour.", "Half", "killed:1", None, "x")

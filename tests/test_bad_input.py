@@ -152,7 +152,7 @@ UNUSUAL = [
 
 @pytest.mark.parametrize("question", UNUSUAL)
 def test_unusual_unicode_questions_are_answered_or_refused_never_crash(seeded_kb, question):
-    from qa.fake_llm import FakeChatModel, grounded_reply
+    from qa.llm.fake import FakeChatModel, grounded_reply
 
     passages = seeded_kb.retrieve(question, k=3)
     assert len(passages) == 3

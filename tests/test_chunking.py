@@ -3,8 +3,8 @@ import json
 import pytest
 from testdata import EVAL_MINI, SEED
 
-from qa.chunking import chunk_text, sentence_spans
-from qa.ingest import load_file
+from qa.ingest.chunking import chunk_text, sentence_spans
+from qa.ingest.loaders import load_file
 
 
 def _articles():

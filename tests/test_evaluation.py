@@ -5,7 +5,7 @@ import json
 import pytest
 
 from qa.cli import main
-from qa.evaluation import contains_gold, normalize, partly_gold, question_type, wilson
+from qa.eval.run import contains_gold, normalize, partly_gold, question_type, wilson
 
 
 def test_scoring_rules():
@@ -68,8 +68,8 @@ def test_retrieval_only_run_writes_report_and_reuses_its_store(tiny_set, tmp_pat
 
 
 def test_full_run_with_the_fake_model(tiny_set, tmp_path, capsys, monkeypatch):
-    from qa.fake_llm import FakeChatModel
     from qa.kb import KnowledgeBase
+    from qa.llm.fake import FakeChatModel
 
     fake = FakeChatModel(function=lambda messages: "The FDA added sesame seeds [1].")
     monkeypatch.setattr(KnowledgeBase, "chat_model", lambda self: fake)
@@ -119,7 +119,7 @@ def test_a_bad_audit_is_refused(tiny_set, tmp_path, capsys, line, message):
 def test_shipped_audits_name_only_real_answerable_questions():
     from testdata import EVAL_MINI
 
-    from qa.evaluation import AUDIT_DIR, load_audit
+    from qa.eval.run import AUDIT_DIR, load_audit
 
     for folder in (EVAL_MINI, EVAL_MINI.parent / "realtimeqa-2023"):
         audit = load_audit(folder)

@@ -121,8 +121,8 @@ def test_a_store_failure_in_the_app_names_cause_and_remedy(seeded_kb):
     do, and the web app's message for anything unexpected hides its internals."""
     from chromadb.errors import InternalError
 
-    from newsqa_web.service import Service
-    from newsqa_web.ui import user_message
+    from qa.web.service import Service
+    from qa.web.ui import user_message
 
     service = Service(seeded_kb)
 
@@ -283,7 +283,7 @@ def test_a_read_only_store_can_be_read_and_says_read_only(seeded_dir, tmp_path):
 
 
 def test_the_web_app_says_read_only_when_asked_to_add(seeded_kb):
-    from newsqa_web.service import Service
+    from qa.web.service import Service
 
     service = Service(seeded_kb)
     seeded_kb.store.read_only = True
@@ -301,8 +301,8 @@ def test_the_web_app_says_read_only_when_asked_to_add(seeded_kb):
 # -- 7: removal needs 6+ characters of the id ------------------------------------------------------
 
 def test_a_short_prefix_never_removes_a_document(seeded_kb, cli):
-    from newsqa_web.service import Service
-    from newsqa_web.ui import removal_prompt
+    from qa.web.service import Service
+    from qa.web.ui import removal_prompt
 
     data = seeded_kb.settings.data_dir
     (doc,) = seeded_kb.documents()
@@ -332,8 +332,8 @@ def test_a_short_prefix_never_removes_a_document(seeded_kb, cli):
 
 def test_the_web_remove_button_only_asks(seeded_kb):
     """The Remove button's event is the confirmation question; only "Yes, remove" removes."""
-    from newsqa_web.service import Service
-    from newsqa_web.ui import build_ui
+    from qa.web.service import Service
+    from qa.web.ui import build_ui
 
     demo = build_ui(Service(seeded_kb))
     by_button = {}

@@ -5,7 +5,7 @@ import json
 from pdfs import pdf_with_text, pdf_without_text
 from testdata import SEED
 
-from qa.ingest import load_file, pasted
+from qa.ingest.loaders import load_file, pasted
 
 MB = 10**8
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from testdata import SEED
 
-from qa import model_files
 from qa.cli import main
 from qa.config import OFFLINE_ENV, Settings
 from qa.kb import KnowledgeBase, open_kb
+from qa.llm import model_files
 
 QA_VARS = ("QA_DATA_DIR", "QA_MODELS_DIR", "QA_CORPUS_DIR", "QA_SEED_CORPUS", "QA_HOST",
            "QA_PORT", "QA_TOP_K", "GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "XDG_CACHE_HOME")
@@ -36,8 +36,8 @@ def clean_env(monkeypatch, tmp_path):
 
 def test_import_qa_leaves_the_environment_alone():
     env = {k: v for k, v in os.environ.items() if k not in OFFLINE_ENV}
-    code = ("import os; before = dict(os.environ); import qa, qa.kb, qa.cli, qa.llm, "
-            "qa.evaluation; qa.Settings.from_env(); assert dict(os.environ) == before, "
+    code = ("import os; before = dict(os.environ); import qa, qa.kb, qa.cli, qa.llm.backends, "
+            "qa.eval.run; qa.Settings.from_env(); assert dict(os.environ) == before, "
             "sorted(set(os.environ) - set(before))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=120)
@@ -117,7 +117,7 @@ def test_the_sample_article_is_added_only_when_asked(clean_env, tmp_path, capsys
     assert open_kb(tmp_path / "py").documents() == []
     kb = open_kb(tmp_path / "py-demo", seed=True)
     assert [d.title for d in kb.documents()] == [SEED.read_text().splitlines()[0].strip()]
-    from newsqa_web import Service
+    from qa.web import Service
 
     assert Service.from_env(Settings.from_env().with_(data_dir=tmp_path / "web")).documents() \
         == []

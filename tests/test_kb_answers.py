@@ -2,8 +2,8 @@
 
 import json
 
-from qa.answer_types import ExtractiveEvent, FinalEvent, TokenEvent
-from qa.fake_llm import FakeChatModel
+from qa.llm.fake import FakeChatModel
+from qa.types import ExtractiveEvent, FinalEvent, TokenEvent
 
 
 def test_ask_cites_spans_of_the_stored_article(seeded_kb):

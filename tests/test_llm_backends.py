@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from langchain_openai import ChatOpenAI
 
-from qa import model_files
 from qa.config import Settings
-from qa.fake_llm import FakeChatModel
-from qa.llm import EmbeddedChatModel, get_chat_model, parse_spec
+from qa.llm import model_files
+from qa.llm.backends import EmbeddedChatModel, get_chat_model, parse_spec
+from qa.llm.fake import FakeChatModel
 
 
 @pytest.mark.parametrize(

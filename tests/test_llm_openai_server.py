@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from answer_helpers import DenseRetriever, seed_passages
 
-from qa import answer
-from qa.answer_types import FinalEvent, TokenEvent
+from qa.answer import chain as answer
 from qa.config import Settings
-from qa.llm import get_chat_model
-from qa.model_files import ensure_model
+from qa.llm.backends import get_chat_model
+from qa.llm.model_files import ensure_model
+from qa.types import FinalEvent, TokenEvent
 
 pytestmark = pytest.mark.slow
 

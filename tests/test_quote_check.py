@@ -1,5 +1,5 @@
-"""The quote check: an answer stands on a verbatim quote that contains it (qa.quotes,
-qa.grounding), checked with plain passages and the fake model's replies."""
+"""The quote check: an answer stands on a verbatim quote that contains it (qa.answer.quotes,
+qa.answer.grounding), checked with plain passages and the fake model's replies."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from qa.evidence import build_evidence
-from qa.grounding import parse_reply, verify
-from qa.models import Passage
-from qa.quotes import answer_in_quote, find_quote, fits_question, is_headline, is_question
+from qa.answer.evidence import build_evidence
+from qa.answer.grounding import parse_reply, verify
+from qa.answer.quotes import answer_in_quote, find_quote, fits_question, is_headline, is_question
+from qa.types import Passage
 
 SEED = (
     "North Korea blew up an office set up to foster better ties with South Korea in its "
@@ -149,7 +149,7 @@ def test_answer_kind_fits_the_question():
 
 
 def test_a_part_of_a_name_is_widened_to_the_whole_name():
-    from qa.quotes import complete_name
+    from qa.answer.quotes import complete_name
 
     assert complete_name("Bills", "Hamlin, a safety for the Buffalo Bills, collapsed.") == (
         "Buffalo Bills")

@@ -25,7 +25,7 @@ from testdata import ROOT, SEED
 
 pytestmark = pytest.mark.slow
 
-SOURCES = ["pyproject.toml", "README.md", "qa", "newsqa_web", "prompts", "corpus"]
+SOURCES = ["pyproject.toml", "README.md", "qa", "qa.web", "prompts", "corpus"]
 
 
 def _run(cmd, **kw):
@@ -80,7 +80,7 @@ def test_the_installed_package_answers_from_another_folder(venv, tmp_path, user_
     def run(*args, cmd=(qa,)):
         return _run([*cmd, *args], cwd=where, env=user_env)
 
-    out = run("-c", "import qa, qa.prompts; print(qa.__file__); print(qa.prompts.PROMPTS_DIR)",
+    out = run("-c", "import qa, qa.answer.prompts as p; print(qa.__file__); print(p.PROMPTS_DIR)",
               cmd=(venv / "bin" / "python",))
     module, prompts = out.stdout.split()
     assert module.startswith(str(venv)) and prompts.startswith(str(venv))

@@ -1,0 +1,310 @@
+"""The answer chain: rewrite a follow-up, retrieve, answer at once, stream, check, decide.
+
+``stream`` yields an ``ExtractiveEvent`` (the instant answer, no LLM), then ``TokenEvent``s
+as the model writes, then a ``FinalEvent`` whose ``Answer`` replaces the instant one. ``ask``
+is the same without the events. Retrieval is a callable handed in by the knowledge base, so
+this module knows nothing about Chroma or keyword indexes and is tested with plain lists.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from datetime import date
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, SystemMessage
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+
+from qa.answer import refusal
+from qa.answer.context import format_passages
+from qa.answer.evidence import Evidence, build_evidence
+from qa.answer.extractive import extractive_sentences
+from qa.answer.grounding import parse_reply, verify
+from qa.answer.prompts import load_prompt
+from qa.config import Settings
+from qa.llm.backends import structured_output
+from qa.retrieve.recency import is_old_news, staleness_note
+from qa.text.dates import parse_date, passage_date
+from qa.types import (
+    Answer,
+    AnswerSentence,
+    Citation,
+    ExtractiveEvent,
+    FinalEvent,
+    Passage,
+    StreamEvent,
+    TokenEvent,
+)
+
+Retrieve = Callable[[str, int], list[Passage]]
+HistoryItem = tuple[str, str] | BaseMessage
+"""A past turn: LangChain's ``(role, content)`` with role 'user'/'human' or 'assistant'/'ai',
+or a message object."""
+
+HISTORY_TURNS = 6
+"""Messages of history shown to the rewriter; older turns rarely hold the referent."""
+
+
+def _history_lines(history: Sequence[HistoryItem]) -> list[tuple[str, str]]:
+    out = []
+    for item in history[-HISTORY_TURNS:]:
+        if isinstance(item, BaseMessage):
+            role, content = item.type, item.text
+        else:
+            role, content = item
+        who = "User" if role in ("user", "human") else "Assistant"
+        out.append((who, str(content).strip()))
+    return out
+
+
+def _prompt(system: str, user: str) -> ChatPromptTemplate:
+    # The system prompt is passed as a message, not a template: it shows the JSON reply shape,
+    # whose braces are not template fields.
+    return ChatPromptTemplate.from_messages(
+        [SystemMessage(load_prompt(system)), ("human", load_prompt(user))]
+    )
+
+
+_REFERS_BACK = re.compile(
+    r"\b(it|its|it's|they|them|their|theirs|he|him|his|she|her|hers|this|that|these|those|"
+    r"there|then|the same|such|former|latter|also|too|else|other|another|more|again)\b",
+    re.I,
+)
+
+
+def refers_back(question: str) -> bool:
+    """Whether a follow-up needs the conversation to make sense ("Who built it?", "And in
+    2019?"). Only those pay for a rewrite by the model; a question that names its subject is
+    searched as it stands, so nothing waits on an extra model call."""
+    words = re.findall(r"[\w'’]+", question)
+    return len(words) <= 4 or bool(_REFERS_BACK.search(question))
+
+
+def rewrite_question(question: str, history: Sequence[HistoryItem], llm: BaseChatModel) -> str:
+    """A follow-up made standalone with the chat history ("it" -> what "it" was).
+
+    Falls back to "previous question + this one" when the model's rewrite is empty or
+    rambles, so retrieval still sees the referent.
+    """
+    lines = _history_lines(history)
+    if not lines:
+        return question
+    chain = _prompt("rewrite_system", "rewrite_user") | llm | StrOutputParser()
+    text = "\n".join(f"{who}: {content}" for who, content in lines)
+    raw = chain.invoke({"history": text, "question": question}, {"max_tokens": 60})
+    first = next((ln for ln in raw.strip().splitlines() if ln.strip()), "")
+    first = first.split(":", 1)[1] if first.lower().startswith("standalone") else first
+    first = first.strip().strip('"“”').strip()
+    if 3 <= len(first) <= 300:
+        return first
+    last_user = next((c for who, c in reversed(lines) if who == "User"), "")
+    return f"{last_user} {question}".strip()
+
+
+def _refusal(question: str, standalone: str, evidence: Evidence, timings: dict) -> Answer:
+    conf = round(1 - max(0.0, evidence.best_score), 3)
+    return Answer(
+        text=load_prompt("refusal"),
+        sentences=(),
+        refused=True,
+        confidence=conf,
+        question=question,
+        standalone_question=standalone,
+        passages=evidence.passages,
+        kind="refusal",
+        timings=timings,
+    )
+
+
+def _old_news_refusal(p: Passage) -> str:
+    """The refusal when the only checked answer is old news (``is_old_news``): it names the
+    article, so the reader can still open it, without showing its claim as the answer."""
+    d = parse_date(p.published)
+    month = f"{d:%B} {d.year}" if d else "an earlier date"
+    return load_prompt("refusal_old_news").format(month=month, title=p.title or "untitled")
+
+
+def _finish(
+    question: str,
+    standalone: str,
+    evidence: Evidence,
+    raw: str,
+    timings: dict,
+    today: date | None,
+) -> Answer:
+    """Check the model's claim (``qa.answer.grounding``): a short answer backed by a verified quote,
+    or a refusal. Refusal comes from this check, not from the model's mood or a score."""
+    verified = verify(parse_reply(raw), evidence)
+    if verified is None:
+        return replace(_refusal(question, standalone, evidence, timings), raw=raw)
+    pi = verified.passage_index
+    p = evidence.passages[pi]
+    if is_old_news(standalone, p, today, evidence.passages):
+        # measured: such answers are nearly always about an earlier event (docs/answers.md)
+        refused = _refusal(question, standalone, evidence, timings)
+        return replace(refused, text=_old_news_refusal(p), raw=raw)
+    citation = Citation(
+        n=pi + 1,
+        passage=p,
+        start=verified.quote_start,
+        end=verified.quote_end,
+        quote=p.text[verified.quote_start - p.start : verified.quote_end - p.start],
+        support=round(verified.relevance, 4),
+        sentence=p.text[verified.sentence_start - p.start : verified.sentence_end - p.start],
+    )
+    answer = verified.answer.strip().rstrip(".")
+    text = f"{answer} [{citation.n}]"
+    note = staleness_note(standalone, p, today)
+    if note:
+        text = f"{note} {text}"
+    sentence = AnswerSentence(text=text, citations=(citation,), supported=True,
+                              corrected=verified.corrected)
+    return Answer(
+        text=text,
+        sentences=(sentence,),
+        refused=False,
+        confidence=round(verified.relevance, 3),
+        question=question,
+        standalone_question=standalone,
+        passages=evidence.passages,
+        kind="generated",
+        as_of=note and passage_date(p),
+        raw=raw,
+        timings=timings,
+    )
+
+
+def _compose_extractive(
+    question: str,
+    standalone: str,
+    evidence: Evidence,
+    sentences: Sequence[AnswerSentence],
+    timings: dict,
+) -> Answer:
+    return Answer(
+        text=" ".join(s.text for s in sentences),
+        sentences=tuple(sentences),
+        refused=False,
+        confidence=round(max(0.0, evidence.best_score), 3),
+        question=question,
+        standalone_question=standalone,
+        passages=evidence.passages,
+        kind="extractive",
+        timings=timings,
+    )
+
+
+def _answer_field(raw: str) -> str | None:
+    """The ``"answer"`` value of a JSON reply still being written (None while it is not a JSON
+    reply), so that a reader watches the answer grow, not braces and keys."""
+    head = raw.lstrip()
+    if not head.startswith("{"):
+        return None
+    m = re.search(r'"answer"\s*:\s*"((?:[^"\\]|\\.)*)', head)
+    if not m:
+        return ""
+    value = m.group(1)
+    try:
+        return json.loads(f'"{value}"')
+    except json.JSONDecodeError:
+        return value.replace('\\"', '"')
+
+
+def stream(
+    question: str,
+    history: Sequence[HistoryItem] | None = None,
+    *,
+    retrieve: Retrieve,
+    settings: Settings,
+    llm: BaseChatModel | None = None,
+    as_of: str | None = None,
+) -> Iterator[StreamEvent]:
+    """Answer ``question``: instant extractive answer, then model tokens, then the final
+    checked ``Answer``. A follow-up that needs rewriting gets a provisional extractive answer
+    before the rewrite and a second one after it. ``llm`` defaults to the model
+    ``settings.llm`` names; ``as_of`` is the day the question is asked (default: today), which
+    decides what counts as old news."""
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    history = list(history or [])
+    today = parse_date(as_of) if as_of else date.today()
+    if llm is None:
+        from qa.llm.backends import get_chat_model
+
+        llm = get_chat_model(settings)
+    standalone = question
+    if history and refers_back(question):
+        # The rewrite is a model call (seconds on 2 cores): show the best sentences for the
+        # question joined to the previous one while it runs, so the reader is not left waiting.
+        last_user = next((c for who, c in reversed(_history_lines(history)) if who == "User"),
+                         "")
+        provisional = f"{last_user} {question}".strip()
+        early = build_evidence(provisional, list(retrieve(provisional, settings.top_k)))
+        if early.passages and not refusal.nothing_related(early.best_score):
+            yield ExtractiveEvent(_compose_extractive(
+                question, provisional, early, extractive_sentences(early),
+                {"extractive": time.perf_counter() - t0}))
+        standalone = rewrite_question(question, history, llm)
+    timings["rewrite"] = time.perf_counter() - t0
+    passages = list(retrieve(standalone, settings.top_k))
+    timings["retrieve"] = time.perf_counter() - t0
+    evidence = build_evidence(standalone, passages)
+
+    if not passages or refusal.nothing_related(evidence.best_score):
+        timings["extractive"] = timings["total"] = time.perf_counter() - t0
+        answer = _refusal(question, standalone, evidence, timings)
+        yield ExtractiveEvent(answer)
+        yield FinalEvent(answer)
+        return
+
+    instant = _compose_extractive(
+        question, standalone, evidence, extractive_sentences(evidence), dict(timings)
+    )
+    timings["extractive"] = time.perf_counter() - t0
+    yield ExtractiveEvent(replace(instant, timings=dict(timings)))
+
+    messages = _prompt("answer_system", "answer_user").format_messages(
+        passages=format_passages(evidence), question=standalone
+    )
+    pieces: list[str] = []
+    shown = ""
+    for chunk in llm.stream(messages, **structured_output(llm, len(evidence.passages))):
+        text = chunk.text
+        if not text:
+            continue
+        if not pieces:
+            timings["first_token"] = time.perf_counter() - t0
+        pieces.append(text)
+        field = _answer_field("".join(pieces))
+        if field is None:
+            yield TokenEvent(text)
+        elif len(field) > len(shown) and field.startswith(shown):
+            yield TokenEvent(field[len(shown):])
+            shown = field
+    raw = "".join(pieces)
+    timings["total"] = time.perf_counter() - t0
+    yield FinalEvent(_finish(question, standalone, evidence, raw, timings, today))
+
+
+def ask(
+    question: str,
+    history: Sequence[HistoryItem] | None = None,
+    *,
+    retrieve: Retrieve,
+    settings: Settings,
+    llm: BaseChatModel | None = None,
+    as_of: str | None = None,
+) -> Answer:
+    """The final checked ``Answer`` for ``question`` (``stream`` without the events)."""
+    final: Answer | None = None
+    for event in stream(question, history, retrieve=retrieve, settings=settings, llm=llm,
+                        as_of=as_of):
+        if isinstance(event, FinalEvent):
+            final = event.answer
+    assert final is not None
+    return final

@@ -1,0 +1,57 @@
+"""Build the prompt's numbered passages, compressed to the sentences that matter.
+
+On 2 CPU cores the 1.5B model reads ~90 tokens/s, so five 600-character passages cost ~10 s
+before the first token. We keep the sentences that score best against the question (from
+``qa.answer.evidence``) up to a character budget, in reading order, with "…" where text was cut.
+Numbers stay the passages' retrieval ranks, so [n] always means ``Answer.passages[n-1]``.
+"""
+
+from __future__ import annotations
+
+from qa.answer.evidence import Evidence
+from qa.answer.prompts import load_prompt
+from qa.text.dates import passage_date
+
+CONTEXT_CHARS = 1400
+"""Budget for passage text in the prompt (~350 tokens); see docs/answers.md for the trade."""
+
+
+def select_sentences(evidence: Evidence, budget: int = CONTEXT_CHARS) -> list[int]:
+    """Indices of the sentences to show, best first until the budget is spent."""
+    order = sorted(range(len(evidence.sentences)), key=lambda i: -evidence.question_scores[i])
+    chosen: list[int] = []
+    used = 0
+    for i in order:
+        size = len(evidence.sentences[i].text) + 1
+        if used + size > budget and chosen:
+            continue
+        chosen.append(i)
+        used += size
+    return sorted(chosen)
+
+
+def format_passages(evidence: Evidence, budget: int = CONTEXT_CHARS) -> str:
+    """The passages block of the prompt (``prompts/passage.txt`` per passage)."""
+    template = load_prompt("passage")
+    chosen = set(select_sentences(evidence, budget))
+    blocks = []
+    for pi, p in enumerate(evidence.passages):
+        ids = evidence.sentences_of(pi)
+        keep = [i for i in ids if i in chosen]
+        if not keep:
+            continue
+        parts: list[str] = []
+        prev = None
+        for i in keep:
+            if prev is not None and i != prev + 1:
+                parts.append("…")
+            parts.append(evidence.sentences[i].text)
+            prev = i
+        if keep[0] != ids[0]:
+            parts.insert(0, "…")
+        if keep[-1] != ids[-1]:
+            parts.append("…")
+        blocks.append(
+            template.format(n=pi + 1, title=p.title, date=passage_date(p), text=" ".join(parts))
+        )
+    return "\n\n".join(blocks)

@@ -1,0 +1,271 @@
+"""The exact check behind every answer: the quote is in the passage, the answer is in the quote.
+
+A small model cites the wrong passage and restates headlines; similarity scores forgive both.
+So the model is asked for a short answer plus a verbatim quote, and code checks two plain
+facts instead of a score:
+  1. the quote occurs in the cited passage, allowing only differences of whitespace,
+     typographic quotes and dashes, case, and trailing punctuation;
+  2. every word of the answer that the question did not already give occurs in the quote
+     (numbers written as words or digits count as the same number).
+A quote whose sentence is itself a question or a headline never supports an answer: it is
+verbatim, but it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa.text.sentences import STOPWORDS, content_words, split_sentences
+
+_FOLD = str.maketrans({
+    "‘": "'", "’": "'", "‚": "'", "′": "'", "`": "'",
+    "“": '"', "”": '"', "„": '"', "″": '"',
+    "–": "-", "—": "-", "‐": "-", "‑": "-", "−": "-",
+    "\u00a0": " ",
+})
+
+
+def _fold(text: str) -> tuple[str, list[int]]:
+    """Lower-case, fold quotes and dashes, collapse whitespace; keep each folded character's
+    offset in ``text`` so that a match maps back to an exact span of the original."""
+    out: list[str] = []
+    where: list[int] = []
+    prev_space = True
+    for i, ch in enumerate(text.translate(_FOLD)):
+        if ch.isspace():
+            if prev_space:
+                continue
+            out.append(" ")
+            where.append(i)
+            prev_space = True
+            continue
+        low = ch.lower()
+        if len(low) != 1:  # e.g. "İ" lower-cases to two characters: keep offsets 1:1
+            low = ch
+        out.append(low)
+        where.append(i)
+        prev_space = False
+    while out and out[-1] == " ":
+        out.pop()
+        where.pop()
+    return "".join(out), where
+
+
+_EDGE = " \t\n\"'.,;:!?…()[]«»" + "“”‘’"
+
+
+def clean_quote(quote: str) -> str:
+    """The model's quote without wrapping quotation marks, ellipses or [n] markers."""
+    q = re.sub(r"\s*\[\d+\]", "", quote or "")
+    q = q.replace("...", "…")
+    return q.strip(_EDGE)
+
+
+def find_quote(quote: str, text: str) -> tuple[int, int] | None:
+    """Offsets of ``quote`` in ``text`` (exact up to case, whitespace, quote marks, dashes), or
+    None. A quote cut with "…" matches when each piece occurs, in order."""
+    q = clean_quote(quote)
+    if len(q) < 2:
+        return None
+    hay, where = _fold(text)
+    pieces = [p.strip(_EDGE) for p in q.split("…")]
+    pieces = [p for p in pieces if p]
+    start = end = None
+    pos = 0
+    for piece in pieces:
+        needle, _ = _fold(piece)
+        at = hay.find(needle, pos)
+        if at < 0:
+            return None
+        if start is None:
+            start = at
+        end = at + len(needle)
+        pos = end
+    if start is None or end is None:
+        return None
+    a, b = where[start], where[end - 1] + 1
+    # the edges stripped from the quote come back when the article has them right there
+    # ("... Reuters reported." keeps its full stop, a closing quotation mark its mark)
+    while b < len(text) and text[b] in ".!?\"'”’)" and b - (where[end - 1] + 1) < 3:
+        b += 1
+    return a, b
+
+
+_NUMBER_WORDS = {
+    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
+    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13",
+    "fifteen": "15", "twenty": "20", "thirty": "30", "fifty": "50", "hundred": "100",
+    "first": "1st", "second": "2nd", "third": "3rd", "fourth": "4th", "fifth": "5th",
+}
+
+
+def _terms(text: str) -> set[str]:
+    """Content words with number words as digits and hyphenated words also split."""
+    text = re.sub(r"%|\bper ?cent(age)?\b", " percent ", text, flags=re.I)
+    spaced = re.sub(r"(?<=[A-Za-z])-(?=[A-Za-z])", " ", text)
+    words = set(content_words(text)) | set(content_words(spaced))
+    return {_NUMBER_WORDS.get(w, w) for w in words}
+
+
+def new_words(answer: str, question: str) -> list[str]:
+    """The answer's words that the question did not give: what the answer actually claims."""
+    given = _terms(question)
+    answer = re.sub(r"%|\bper ?cent(age)?\b", " percent ", answer, flags=re.I)
+    spaced = re.sub(r"(?<=[A-Za-z])-(?=[A-Za-z])", " ", answer)
+    seen: list[str] = []
+    for w in content_words(spaced):
+        w = _NUMBER_WORDS.get(w, w)
+        if w not in given and w not in seen:
+            seen.append(w)
+    return seen
+
+
+_PERCENT = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:%|per ?cent\b)", re.I)
+
+
+def answer_in_quote(answer: str, quote: str, question: str) -> bool:
+    """Every new word of the answer occurs in the quote; an answer with no new word claims
+    nothing and fails. A percentage must be a percentage in the quote too ("8.6%" is not
+    "US$8.6 million")."""
+    claimed = new_words(answer, question)
+    if not claimed:
+        return False
+    quoted_percents = {m.replace(",", ".") for m in _PERCENT.findall(quote)}
+    for m in _PERCENT.findall(answer):
+        if m.replace(",", ".") not in quoted_percents:
+            return False
+    have = _terms(quote)
+    for w in claimed:
+        if w in have:
+            continue
+        # "9.78bn" vs "9.78 billion", "US$8.6" vs "8.6": a number matches by its digits
+        digits = re.sub(r"[^0-9.]", "", w)
+        if digits and any(re.sub(r"[^0-9.]", "", h) == digits for h in have):
+            continue
+        return False
+    return True
+
+
+_WH = re.compile(r"^(who|what|when|where|which|why|how|is|are|was|were|do|does|did|can|could|"
+                 r"will|would|should)\b", re.I)
+
+
+def is_question(sentence: str) -> bool:
+    s = sentence.strip().rstrip("\"'”’)] ")
+    return s.endswith("?")
+
+
+def is_headline(sentence: str) -> bool:
+    """A line with no closing punctuation whose words are mostly capitalised ("North Korea
+    Blows up Liaison Office"), or a run of words with no verb-like ending at all."""
+    s = sentence.strip()
+    if not s or s[-1] in ".!\"'”’)":
+        return False
+    words = re.findall(r"[A-Za-z][\w'’-]*", s)
+    if len(words) < 3:
+        return False
+    caps = sum(1 for w in words if w[0].isupper())
+    return caps / len(words) >= 0.6
+
+
+def is_assertion(sentence: str) -> bool:
+    """A sentence that states something: not a question and not a headline."""
+    return not is_question(sentence) and not is_headline(sentence)
+
+
+def is_answer_text(answer: str) -> bool:
+    """A short answer that is not itself a question: models sometimes echo one, with or
+    without its question mark ("What NFL teams have never won a Super Bowl")."""
+    a = answer.strip()
+    if not a or is_question(a):
+        return False
+    return not (_WH.match(a) and len(a.split()) >= 3)
+
+
+@dataclass(frozen=True)
+class QuoteSpan:
+    """A verified quote: where it is in the passage text and the sentence around it."""
+
+    start: int
+    end: int
+    sentence_start: int
+    sentence_end: int
+
+
+def locate(quote: str, passage_text: str) -> QuoteSpan | None:
+    """Find the quote and the sentence(s) that contain it, in passage-text offsets."""
+    span = find_quote(quote, passage_text)
+    if span is None:
+        return None
+    start, end = span
+    sentences = split_sentences(passage_text)
+    inside = [s for s in sentences if s.end > start and s.start < end]
+    if not inside:
+        return QuoteSpan(start, end, start, end)
+    return QuoteSpan(start, end, inside[0].start, inside[-1].end)
+
+
+_MONTHS = ("january february march april may june july august september october november "
+           "december jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday "
+           "thursday friday saturday sunday today yesterday tomorrow week month year spring "
+           "summer autumn fall winter morning evening night decade century").split()
+_QUANTITY = ("dozen dozens hundred hundreds thousand thousands million millions billion "
+             "billions trillion several few many half quarter double triple").split()
+_FREQUENCY = ("each every daily weekly monthly yearly annually hourly once twice times "
+              "always often never rarely").split()
+
+
+def fits_question(answer: str, question: str) -> bool:
+    """A cheap type check of the short answer against the question's wh-phrase: "how many"
+    wants a quantity, "when"/"what year" a date, "how often" a frequency. A small model that
+    copies the wrong part of a right quote ("dozens" for "how often") is caught here."""
+    q = question.lower()
+    a = answer.lower()
+    words = set(re.findall(r"[a-z]+", a))
+    has_digit = bool(re.search(r"\d", a))
+    if re.search(r"\bhow often\b", q):
+        return bool(words & set(_FREQUENCY)) or "per " in a
+    if re.search(r"\b(how many|how much|what percentage|how long|how far|how old|how big|"
+                 r"how tall|how large)\b", q):
+        return has_digit or bool(words & (set(_NUMBER_WORDS) | set(_QUANTITY)))
+    if re.search(r"\b(when|what year|which year|what date|what day|which day|which month|"
+                 r"what month)\b", q):
+        return has_digit or bool(words & set(_MONTHS))
+    return True
+
+
+def _is_name_word(tok: str) -> bool:
+    return (tok[:1].isupper() and not re.search(r"['’]s?$", tok)
+            and tok.lower() not in STOPWORDS)
+
+
+def complete_name(answer: str, sentence: str, max_words: int = 2) -> str:
+    """The answer widened to the whole name it is part of in its sentence: "Bills" in "the
+    Buffalo Bills safety" becomes "Buffalo Bills", "Benedict XVI" in "Pope Benedict XVI"
+    becomes "Pope Benedict XVI". At most ``max_words`` capitalised words are added on each
+    side, never across punctuation or a possessive ("South Korea" in "South Korea's President
+    Moon Jae-in" stays "South Korea"). A small model often copies only part of a name, and a
+    reader (and the quiz's gold answer) expects the whole of it."""
+    a = answer.strip()
+    if not a or not a[:1].isupper():
+        return answer
+    at = sentence.find(a)
+    if at < 0:
+        return answer
+    start, end = at, at + len(a)
+    if end < len(sentence) and (sentence[end].isalnum()):
+        return answer  # the answer ends inside a word
+    for _ in range(max_words):  # leftwards
+        m = re.search(r"([\w][\w.&'’-]*) $", sentence[:start])
+        if not m or not _is_name_word(m.group(1)):
+            break
+        start = m.start(1)
+    if re.search(r"['’]s?$", sentence[at:end]):
+        return sentence[start:end].strip()
+    for _ in range(max_words):  # rightwards
+        m = re.match(r" ([\w][\w.&'’-]*)", sentence[end:])
+        if not m or not _is_name_word(m.group(1)):
+            break
+        end += m.end(1)
+    return sentence[start:end].strip().rstrip(".,")

@@ -1,0 +1,459 @@
+"""`qa eval`: score retrieval and answers on news-quiz sets, through the path users use.
+
+Scoring follows the eval sets' README: an answer is correct when a gold answer occurs in it
+after lower-casing and dropping punctuation and articles; retrieval is scored by whether a gold
+answer occurs in the top-k passages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import statistics
+import string
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from qa.config import PROJECT_ROOT, Settings
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = str.maketrans({c: " " for c in string.punctuation + "‘’“”—–"})
+RECALL_KS = (1, 3, 5, 10, 20)
+AUDIT_DIR = PROJECT_ROOT / "eval" / "audits"
+# Verdicts of a hand audit on the set's "answerable" label (see load_audit).
+UNSUPPORTED = ("off-topic-only", "not-in-set", "true-false", "except", "paraphrased")
+AFTER_QUESTION = "after-question"
+
+
+def normalize(text: str) -> str:
+    text = text.lower().translate(_PUNCT)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def contains_gold(text: str, answers: list[str]) -> bool:
+    norm = f" {normalize(text)} "
+    return any(f" {normalize(a)} " in norm for a in answers if normalize(a))
+
+
+def partly_gold(text: str, answers: list[str]) -> bool:
+    """At least half of some gold answer's words occur in the text: a looser, secondary score
+    that forgives "Joe Biden" for "President Joe Biden" or "Bay Area" for "San Francisco Bay
+    Area", which the strict rule counts wrong."""
+    have = set(normalize(text).split())
+    for a in answers:
+        words = normalize(a).split()
+        if words and sum(w in have for w in words) * 2 >= len(words):
+            return True
+    return False
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval for a proportion (sound at small n, unlike the normal one)."""
+    if n == 0:
+        return (0.0, 0.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def question_type(question: str) -> str:
+    q = question.lower()
+    for kind in ("how many", "how much", "which", "who", "what", "where", "when", "why", "how"):
+        if re.search(rf"\b{kind}\b", q):
+            return kind
+    return "other"
+
+
+@dataclass
+class QuestionResult:
+    id: str
+    question: str
+    answers: list[str]
+    answerable: bool
+    qtype: str
+    first_hit_rank: int | None
+    """1-based rank of the first retrieved passage holding a gold answer (None: none does)."""
+    choice: str | None = None
+    choice_correct: bool | None = None
+    answer: str | None = None
+    kind: str | None = None
+    """How the answer was made: generated (quote-checked) or refusal."""
+    raw: str | None = None
+    """The model's own text before checking."""
+    refused: bool | None = None
+    correct: bool | None = None
+    partly_correct: bool | None = None
+    """Half of a gold answer's words are in the answer (see ``partly_gold``)."""
+    cited_support: bool | None = None
+    confidence: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    supported: bool | None = None
+    """Answerable by the audit too (None: the set has no audit)."""
+    quote_exact: bool | None = None
+    """Every citation's quote is the article's text at its offsets and lies in its passage."""
+    answered_from: str | None = None
+    """Publication date of the cited article (for the recency measurements)."""
+
+    @property
+    def wrong_shown(self) -> bool:
+        """An answer was shown and it is wrong: what costs a reader most."""
+        return self.refused is False and not self.correct
+
+
+def store_settings(folder: Path, settings: Settings) -> Settings:
+    """Settings of the set's own embedded store, under ``<data_dir>/eval/``, kept between runs
+    so a rerun on unchanged articles embeds nothing."""
+    digest = hashlib.sha256(folder.resolve().as_posix().encode()).hexdigest()[:8]
+    return settings.with_(data_dir=settings.data_dir / "eval" / f"{folder.name}-{digest}",
+                          seed_corpus=False, chroma_url=None, collection="eval")
+
+
+def load_set(folder: Path) -> tuple[Path, list[dict]]:
+    articles = folder / "articles.jsonl"
+    questions = folder / "questions.jsonl"
+    for p in (articles, questions):
+        if not p.is_file():
+            from qa.errors import QAError
+
+            raise QAError(f"{p} is missing: a dataset folder holds articles.jsonl and "
+                          "questions.jsonl")
+    rows = [json.loads(line) for line in questions.read_text().splitlines() if line.strip()]
+    return articles, rows
+
+
+def load_audit(folder: Path, path: Path | None = None) -> dict[str, dict]:
+    """Hand-checked verdicts on the questions a set labels answerable, by question id.
+
+    The sets call a question answerable when a gold string occurs anywhere in its articles,
+    and many of those occurrences are accidents ("TRUE", "Rabbit" in an unrelated story, a
+    2022 figure that happens to match). Retrieval cannot find an answer that no on-topic
+    article gives, so recall is also reported on the questions the audit found supported: every
+    answerable question not listed in the audit. Looked up at ``path``, else
+    ``DATASET/audit.jsonl``, else ``audits/<set name>.jsonl`` beside the set (this project's
+    ``eval/audits/``).
+    """
+    from qa.errors import QAError
+
+    if path is not None and not path.is_file():
+        raise QAError(f"audit file {path} not found")
+    for candidate in ([path] if path else [folder / "audit.jsonl",
+                                           folder.parent / "audits" / f"{folder.name}.jsonl",
+                                           AUDIT_DIR / f"{folder.name}.jsonl"]):
+        if candidate.is_file():
+            rows = [json.loads(line) for line in candidate.read_text().splitlines()
+                    if line.strip()]
+            bad = [r for r in rows if r.get("verdict") not in (*UNSUPPORTED, AFTER_QUESTION)]
+            if bad:
+                raise QAError(f"{candidate}: unknown verdict in {bad[0]}")
+            return {r["id"]: r for r in rows}
+    return {}
+
+
+def is_supported(row: dict, audit: dict[str, dict], as_of_dates: bool) -> bool:
+    if not row.get("answerable"):
+        return False
+    verdict = audit.get(row["id"], {}).get("verdict")
+    if verdict == AFTER_QUESTION:
+        return not as_of_dates  # its only on-topic articles were published after it was asked
+    return verdict is None
+
+
+def _pick_choice(choices: list[str], passages) -> str | None:
+    """Multiple-choice without the LLM: the choice the retrieved passages mention most,
+    earlier passages weighing more."""
+    if not choices:
+        return None
+    best, best_score = None, 0.0
+    for c in choices:
+        score = sum(1.0 / (rank + 1) for rank, p in enumerate(passages)
+                    if contains_gold(p.text, [c]))
+        if score > best_score:
+            best, best_score = c, score
+    return best
+
+
+def run(
+    folder: Path,
+    *,
+    settings: Settings,
+    k: int,
+    retrieval: str,
+    retrieval_only: bool,
+    choices: bool,
+    limit: int | None,
+    out_dir: Path,
+    progress=None,
+    use_dates: bool = True,
+    audit_path: Path | None = None,
+) -> tuple[list[QuestionResult], dict]:
+    from qa.kb import KnowledgeBase
+
+    articles, rows = load_set(folder)
+    audit = load_audit(folder, audit_path)
+    unknown = sorted(set(audit) - {row["id"] for row in rows})
+    if unknown:
+        from qa.errors import QAError
+
+        raise QAError(f"the audit names questions the set does not have: {', '.join(unknown)}")
+    if limit:
+        rows = rows[:limit]
+    kb = KnowledgeBase(store_settings(folder, settings).with_(retrieval=retrieval, top_k=k))
+    t0 = time.perf_counter()
+    report = kb.add(articles, progress=progress)
+    index_s = time.perf_counter() - t0
+    depth = max(max(RECALL_KS), k)
+    results: list[QuestionResult] = []
+    for i, row in enumerate(rows):
+        question = row["question"]
+        asked = question
+        if choices and row.get("choices"):
+            asked = f"{question} Choices: {'; '.join(row['choices'])}."
+        as_of = (row.get("date") or None) if use_dates else None
+        t = time.perf_counter()
+        passages = kb.retrieve(question, depth, as_of=as_of)
+        retrieve_s = time.perf_counter() - t
+        rank = next((n for n, p in enumerate(passages, 1) if contains_gold(p.text, row["answers"])),
+                    None)
+        r = QuestionResult(
+            id=row["id"], question=question, answers=row["answers"],
+            answerable=bool(row.get("answerable")), qtype=question_type(question),
+            first_hit_rank=rank, timings={"retrieve": retrieve_s},
+            supported=is_supported(row, audit, use_dates) if audit else None,
+        )
+        if row.get("choices"):
+            r.choice = _pick_choice(row["choices"], passages[:k])
+            r.choice_correct = r.choice is not None and contains_gold(r.choice, row["answers"])
+        if not retrieval_only:
+            answer = kb.ask(asked, as_of=as_of)
+            r.answer = answer.text
+            r.kind, r.raw = answer.kind, answer.raw
+            r.refused = answer.refused
+            r.correct = (not answer.refused) and contains_gold(answer.text, row["answers"])
+            r.partly_correct = (not answer.refused) and partly_gold(answer.text, row["answers"])
+            r.cited_support = (not answer.refused) and any(
+                contains_gold(c.passage.text, row["answers"]) for c in answer.citations)
+            r.confidence = answer.confidence
+            r.timings.update(answer.timings)
+            if answer.citations:
+                r.quote_exact = all(
+                    kb.article_text(c.passage.doc_id)[c.start:c.end] == c.quote
+                    and c.quote in c.passage.text for c in answer.citations)
+                r.answered_from = answer.citations[0].passage.published
+        results.append(r)
+        if progress:
+            progress(i + 1, len(rows))
+    meta = {
+        "dataset": folder.name, "questions": len(rows), "articles_added": report.count("added"),
+        "articles_unchanged": report.count("unchanged"), "index_seconds": round(index_s, 1),
+        "chunks": kb.store.count_chunks(), "k": k, "retrieval": retrieval,
+        "llm": None if retrieval_only else settings.llm, "choices": choices,
+        "chunk_size": settings.chunk_size, "as_of_question_date": use_dates,
+        "audited": bool(audit),
+    }
+    return results, meta
+
+
+def _retrieval_scores(rows: list[QuestionResult]) -> dict:
+    n = max(1, len(rows))
+    return {
+        "recall": {f"@{k}": sum(1 for r in rows if r.first_hit_rank and r.first_hit_rank <= k) / n
+                   for k in RECALL_KS},
+        "mrr@10": sum(1 / r.first_hit_rank for r in rows
+                      if r.first_hit_rank and r.first_hit_rank <= 10) / n,
+    }
+
+
+def _answer_scores(rows: list[QuestionResult]) -> dict:
+    correct = sum(1 for r in rows if r.correct)
+    return {
+        "accuracy": correct / max(1, len(rows)),
+        "accuracy_ci95": wilson(correct, len(rows)),
+        "partial_accuracy": sum(1 for r in rows if r.partly_correct) / max(1, len(rows)),
+        "false_refusal_rate": sum(1 for r in rows if r.refused) / max(1, len(rows)),
+    }
+
+
+def summarize(results: list[QuestionResult], meta: dict) -> dict:
+    answerable = [r for r in results if r.answerable]
+    unanswerable = [r for r in results if not r.answerable]
+    s: dict = {"meta": meta, "answerable": len(answerable), "unanswerable": len(unanswerable)}
+    s.update(_retrieval_scores(answerable))
+    audited = any(r.supported is not None for r in results)
+    supported = [r for r in results if r.supported]
+    if audited:
+        scores = _retrieval_scores(supported)
+        s["supported"] = len(supported)
+        s["recall_supported"], s["mrr@10_supported"] = scores["recall"], scores["mrr@10"]
+    with_choices = [r for r in answerable if r.choice_correct is not None]
+    if with_choices:
+        hits = sum(1 for r in with_choices if r.choice_correct)
+        s["choice_accuracy"] = hits / len(with_choices)
+        s["choice_ci95"] = wilson(hits, len(with_choices))
+    answered = [r for r in results if r.correct is not None]
+    if answered:
+        s.update(_answer_scores(answerable))
+        if audited:
+            s.update({f"{key}_supported": v for key, v in _answer_scores(supported).items()})
+        s["wrong_shown_rate"] = sum(1 for r in answered if r.wrong_shown) / len(answered)
+        s["wrong_shown"] = sum(1 for r in answered if r.wrong_shown)
+        s["questions_answered"] = len(answered)
+        quoted = [r for r in answered if r.quote_exact is not None]
+        s["quote_exactness"] = (sum(1 for r in quoted if r.quote_exact) / len(quoted)
+                                if quoted else None)
+        s["refusal_rate_unanswerable"] = (
+            sum(1 for r in unanswerable if r.refused) / len(unanswerable) if unanswerable else None
+        )
+        not_refused = [r for r in answerable if r.refused is False]
+        s["citation_support_rate"] = (
+            sum(1 for r in not_refused if r.cited_support) / len(not_refused)
+            if not_refused else None
+        )
+        by_type: dict[str, list[bool]] = defaultdict(list)
+        for r in answerable:
+            by_type[r.qtype].append(bool(r.correct))
+        s["accuracy_by_type"] = {t: (sum(v) / len(v), len(v)) for t, v in sorted(by_type.items())}
+    stages = Counter(key for r in results for key in r.timings)
+    s["latency"] = {}
+    for stage in stages:
+        values = sorted(r.timings[stage] for r in results if stage in r.timings)
+        s["latency"][stage] = {
+            "p50": statistics.median(values),
+            "p95": values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))],
+        }
+    return s
+
+
+def _plots(results: list[QuestionResult], summary: dict, out_dir: Path) -> list[str]:
+    try:
+        import matplotlib
+    except ImportError:  # plots are the `eval` extra's job; the scores do not need them
+        import sys
+
+        print("note: plots skipped, matplotlib is not installed: pip install 'newsqa[eval]'",
+              file=sys.stderr)
+        return []
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = []
+    ks = list(RECALL_KS)
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(ks, [summary["recall"][f"@{n}"] for n in ks], marker="o")
+    ax.set_xlabel("k (passages)")
+    ax.set_ylabel("recall@k (answerable)")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.set_title("Retrieval recall")
+    fig.tight_layout()
+    fig.savefig(out_dir / "recall_at_k.png", dpi=110)
+    plt.close(fig)
+    files.append("recall_at_k.png")
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    stage = "total" if any("total" in r.timings for r in results) else "retrieve"
+    ax.hist([r.timings[stage] for r in results if stage in r.timings], bins=20)
+    ax.set_xlabel(f"{stage} latency (s)")
+    ax.set_ylabel("questions")
+    ax.set_title("Latency")
+    fig.tight_layout()
+    fig.savefig(out_dir / "latency.png", dpi=110)
+    plt.close(fig)
+    files.append("latency.png")
+
+    if "accuracy_by_type" in summary:
+        types = list(summary["accuracy_by_type"])
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        ax.bar(types, [summary["accuracy_by_type"][t][0] for t in types])
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("accuracy")
+        ax.set_title("Accuracy by question type")
+        fig.tight_layout()
+        fig.savefig(out_dir / "accuracy_by_type.png", dpi=110)
+        plt.close(fig)
+        files.append("accuracy_by_type.png")
+    return files
+
+
+def _pct(x) -> str:
+    return "—" if x is None else f"{100 * x:.1f} %"
+
+
+def write_report(results: list[QuestionResult], summary: dict, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / "results.jsonl", "w") as fh:
+        for r in results:
+            fh.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    plots = _plots(results, summary, out_dir)
+    m = summary["meta"]
+    lines = [
+        f"# Evaluation: {m['dataset']}",
+        "",
+        f"{m['questions']} questions ({summary['answerable']} answerable), {m['chunks']} chunks, "
+        f"retrieval `{m['retrieval']}`"
+        f"{' as of each question date' if m.get('as_of_question_date') else ''}, k={m['k']}, "
+        f"chunk size {m['chunk_size']}, "
+        f"generator `{m['llm'] or 'none (retrieval only)'}`.",
+        "",
+    ]
+    audited = "supported" in summary
+    if audited:
+        lines += [
+            f"Audited: {summary['supported']} of the {summary['answerable']} answerable questions "
+            "have a gold answer in an on-topic article (`eval/audits/`); the second column "
+            "scores those only.",
+            "",
+            f"| metric | answerable (n={summary['answerable']}) | "
+            f"supported (n={summary['supported']}) |",
+            "|---|---|---|",
+        ]
+    else:
+        lines += ["| metric | value |", "|---|---|"]
+
+    def row(name: str, value: str, supported: str | None = None) -> str:
+        if not audited:
+            return f"| {name} | {value} |"
+        return f"| {name} | {value} | {supported or '—'} |"
+
+    def with_ci(p_key: str, ci_key: str) -> str:
+        lo, hi = summary[ci_key]
+        return f"{_pct(summary[p_key])} (95 % CI {_pct(lo)}–{_pct(hi)})"
+
+    for n in RECALL_KS:
+        lines.append(row(f"recall@{n}", _pct(summary["recall"][f"@{n}"]),
+                         _pct(summary["recall_supported"][f"@{n}"]) if audited else None))
+    lines.append(row("MRR@10", f"{summary['mrr@10']:.3f}",
+                     f"{summary['mrr@10_supported']:.3f}" if audited else None))
+    if "choice_accuracy" in summary:
+        lines.append(row("multiple choice from passages (no LLM)",
+                         with_ci("choice_accuracy", "choice_ci95")))
+    if "accuracy" in summary:
+        lines += [
+            row("answer accuracy", with_ci("accuracy", "accuracy_ci95"),
+                with_ci("accuracy_supported", "accuracy_ci95_supported") if audited else None),
+            row("answer holds half of a gold answer's words",
+                _pct(summary["partial_accuracy"]),
+                _pct(summary["partial_accuracy_supported"]) if audited else None),
+            row("false refusals", _pct(summary["false_refusal_rate"]),
+                _pct(summary["false_refusal_rate_supported"]) if audited else None),
+            row("**wrong answers shown** (share of all questions)",
+                f"{_pct(summary['wrong_shown_rate'])} ({summary['wrong_shown']} of "
+                f"{summary['questions_answered']})"),
+            row("refusals (unanswerable)", _pct(summary["refusal_rate_unanswerable"])),
+            row("quote exactness (quote is the article's text at its offsets)",
+                _pct(summary["quote_exactness"])),
+            row("citation support", _pct(summary["citation_support_rate"])),
+        ]
+    for stage, v in summary["latency"].items():
+        lines.append(row(f"latency {stage} p50 / p95", f"{v['p50']:.2f} s / {v['p95']:.2f} s"))
+    lines += ["", *[f"![{p}]({p})" for p in plots], ""]
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines))
+    return path

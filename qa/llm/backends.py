@@ -1,0 +1,248 @@
+"""Chat-model backends behind one function, chosen by ``Settings.llm``.
+
+Everything returned is a LangChain ``BaseChatModel``, so the answer chain (and anyone else's
+chain) works the same with the embedded model, an OpenAI-compatible server, Ollama or the
+test fake. Heavy libraries are imported only when their backend is chosen, so ``qa --help``
+and the fake-model tests start fast.
+
+Spec strings (``QA_LLM``):
+  ``embedded`` / ``embedded:1.5b``  Qwen2.5-Coder-1.5B-Instruct Q4_K_M (packaged, default)
+  ``embedded:0.5b``                 Qwen2.5-0.5B-Instruct (packaged, 2x faster, rarely cites)
+  ``embedded:smollm2``              SmolLM2-135M (plumbing tests only)
+  ``openai:MODEL``                  ChatOpenAI; OPENAI_BASE_URL / OPENAI_API_KEY from the env
+  ``ollama:MODEL``                  ChatOllama; OLLAMA_HOST from the env
+                                    (both built by LangChain's ``init_chat_model``)
+  ``fake``                          FakeChatModel (tests)
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import PrivateAttr
+
+from qa.config import Settings
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+DEFAULT_MAX_TOKENS = 256
+
+
+@dataclass(frozen=True)
+class LLMSpec:
+    """A parsed ``QA_LLM`` value."""
+
+    backend: str
+    """One of 'embedded', 'openai', 'ollama', 'fake'."""
+    model: str
+    """Model name for the backend ('' means its default)."""
+
+
+BACKENDS = ("embedded", "openai", "ollama", "fake")
+
+
+def parse_spec(spec: str) -> LLMSpec:
+    backend, _, model = spec.strip().partition(":")
+    backend = backend.lower()
+    if backend not in BACKENDS:
+        raise ValueError(f"QA_LLM={spec!r}: backend must be one of {', '.join(BACKENDS)}")
+    if backend in ("openai", "ollama") and not model:
+        raise ValueError(f"QA_LLM={spec!r}: say which model, e.g. {backend}:MODEL")
+    return LLMSpec(backend, model)
+
+
+def _missing(package: str, extra: str) -> ImportError:
+    return ImportError(f"{package} is not installed; run: pip install {extra}")
+
+
+@functools.lru_cache(maxsize=2)
+def load_llama(model_path: str, n_threads: int, n_ctx: int) -> Llama:
+    """One ``Llama`` per (file, threads, context): loading costs ~1 s and ~1.9 GB, so every
+    chat model built from the same settings shares it (and its cached prompt prefix)."""
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise _missing("llama-cpp-python", "llama-cpp-python==0.3.36") from exc
+    return Llama(
+        model_path=model_path,
+        n_ctx=n_ctx,
+        n_threads=n_threads,
+        n_threads_batch=n_threads,
+        verbose=False,
+        seed=0,
+    )
+
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+def _to_llama_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
+    return [{"role": _ROLES.get(m.type, "user"), "content": m.text} for m in messages]
+
+
+class EmbeddedChatModel(BaseChatModel):
+    """llama-cpp-python as a LangChain chat model.
+
+    Why our own ~60 lines rather than ``langchain_community.ChatLlamaCpp``: langchain-community
+    is being retired, and that class loads its own ``Llama`` per instance. This wrapper calls
+    ``Llama.create_chat_completion`` (which applies the GGUF's own chat template), streams, and
+    shares one loaded model per settings through ``load_llama``. A lock serialises calls,
+    because a ``Llama`` object is not safe to use from two threads (the Gradio app has several).
+    """
+
+    model_path: str
+    n_threads: int = 2
+    n_ctx: int = 4096
+    temperature: float = 0.0
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def _llm_type(self) -> str:
+        return "newsqa-llama-cpp"
+
+    @property
+    def llama(self) -> Llama:
+        return load_llama(self.model_path, self.n_threads, self.n_ctx)
+
+    def _params(self, stop: list[str] | None, **kwargs: Any) -> dict[str, Any]:
+        params = {
+            "temperature": kwargs.get("temperature", self.temperature),
+            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+            "stop": stop or [],
+        }
+        if kwargs.get("json_schema"):
+            # llama.cpp turns the schema into a grammar: the model cannot write anything else
+            params["response_format"] = {"type": "json_object", "schema": kwargs["json_schema"]}
+        return params
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        with self._lock:
+            out = self.llama.create_chat_completion(
+                messages=_to_llama_messages(messages), **self._params(stop, **kwargs)
+            )
+        text = out["choices"][0]["message"].get("content") or ""
+        usage = out.get("usage") or {}
+        message = AIMessage(
+            content=text,
+            usage_metadata={
+                "input_tokens": usage.get("prompt_tokens", 0),
+                "output_tokens": usage.get("completion_tokens", 0),
+                "total_tokens": usage.get("total_tokens", 0),
+            },
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        with self._lock:
+            pieces = self.llama.create_chat_completion(
+                messages=_to_llama_messages(messages), stream=True, **self._params(stop, **kwargs)
+            )
+            for piece in pieces:
+                text = piece["choices"][0]["delta"].get("content") or ""
+                if not text:
+                    continue
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                if run_manager:
+                    run_manager.on_llm_new_token(text, chunk=chunk)
+                yield chunk
+
+
+def unwrap_chat_model(llm: BaseChatModel) -> BaseChatModel:
+    """The model under wrappers that hand their calls on to another chat model (the web app's
+    ``StagedChatModel``, for stages and Stop): each names it ``inner``. The backend, and so the
+    structured-output option, is the innermost one's."""
+    for _ in range(8):  # wrappers of wrappers, never a loop
+        inner = getattr(llm, "inner", None)
+        if not isinstance(inner, BaseChatModel):
+            break
+        llm = inner
+    return llm
+
+
+def structured_output(llm: BaseChatModel, n_passages: int) -> dict[str, Any]:
+    """Call options that hold ``llm``'s reply to the answer's JSON shape, for the backends that
+    can (llama.cpp grammar, Ollama ``format``); {} for the others,
+    whose plain-text replies ``qa.answer.grounding.parse_reply`` also reads."""
+    from qa.answer.grounding import answer_schema
+
+    schema = answer_schema(n_passages)
+    llm = unwrap_chat_model(llm)
+    if isinstance(llm, EmbeddedChatModel):
+        return {"json_schema": schema}
+    kind = type(llm).__name__
+    if kind == "ChatOpenAI":
+        # OpenAI-compatible servers disagree on the shape: OpenAI and llama.cpp's C++ server
+        # take {"type": "json_schema", ...}, llama-cpp-python's server only "json_object" (and
+        # answers 500 to the other). Unconstrained, the prompt's JSON is read all the same.
+        return {}
+    if kind == "ChatOllama":
+        return {"format": schema}
+    return {}
+
+
+def embedded_model_path(settings: Settings, name: str = "") -> Path:
+    """The GGUF to run: ``QA_LLM_MODEL_PATH`` if set, else the packaged model, joined and
+    hash-checked on first use."""
+    if settings.llm_model_path is not None:
+        return settings.llm_model_path
+    from qa.llm.model_files import ensure_model
+
+    return ensure_model(name or "1.5b", settings.models_dir)
+
+
+def get_chat_model(settings: Settings, *, max_tokens: int = DEFAULT_MAX_TOKENS) -> BaseChatModel:
+    """Build the chat model ``settings.llm`` names. Deterministic (temperature 0) everywhere,
+    so that answers and tests are reproducible."""
+    spec = parse_spec(settings.llm)
+    if spec.backend == "embedded":
+        path = embedded_model_path(settings, spec.model)
+        return EmbeddedChatModel(
+            model_path=str(path),
+            n_threads=settings.llm_threads,
+            n_ctx=settings.llm_ctx,
+            max_tokens=max_tokens,
+        )
+    if spec.backend in ("openai", "ollama"):
+        # LangChain's own provider switch builds ChatOpenAI or ChatOllama (and says which
+        # package to install when the provider's is missing)
+        try:
+            from langchain.chat_models import init_chat_model
+        except ImportError as exc:
+            raise _missing("langchain", "'newsqa[llm]'") from exc
+        if spec.backend == "openai":
+            # Local servers (llama.cpp, vLLM) accept any key; ChatOpenAI insists on one.
+            options = {"base_url": os.environ.get("OPENAI_BASE_URL") or None,
+                       "api_key": os.environ.get("OPENAI_API_KEY") or "not-needed",
+                       "max_tokens": max_tokens}
+        else:
+            options = {"base_url": os.environ.get("OLLAMA_HOST") or None,
+                       "num_predict": max_tokens}
+        return init_chat_model(spec.model, model_provider=spec.backend, temperature=0,
+                               **options)
+    from qa.llm.fake import FakeChatModel, grounded_reply
+
+    return FakeChatModel(function=grounded_reply)

@@ -1,0 +1,73 @@
+"""News ages: which articles count as "this week's", and when an answer must say it is old.
+
+A question asked on a day about what happened "this week", "recently" or "just" means the
+articles of the days before it; an older article on the same topic is a different event (last
+year's bankruptcy, a previous storm). Retrieval prefers the recent window for such questions
+(``qa.retrieve.prefer_recent``), and an answer that still rests on an older article says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from qa.text.dates import parse_date
+from qa.types import Passage
+
+_RECENT_WORDS = re.compile(
+    r"\b(this week|this month|this weekend|last week|recent(ly)?|latest|new(ly)?|just|"
+    r"today|yesterday|now|current(ly)?|so far|this year)\b",
+    re.I,
+)
+
+RECENT_WINDOW = timedelta(days=10)
+"""What "this week" reaches back to: a quiz week plus the days its articles lag (measured on
+the tuning sets, docs/evaluation.md)."""
+
+STALE_AFTER = timedelta(days=45)
+"""Past this age (before the day asked), an article is old news (``is_old_news``): an answer
+resting on it is refused, naming the article's month (measured in docs/answers.md)."""
+
+
+def asks_recent(question: str) -> bool:
+    return bool(_RECENT_WORDS.search(question))
+
+
+def is_recent(p: Passage, today: date, window: timedelta | None = None) -> bool:
+    d = parse_date(p.published)
+    window = RECENT_WINDOW if window is None else window
+    return d is not None and today - window <= d <= today + timedelta(days=2)
+
+
+def _age(question: str, p: Passage, today: date | None) -> timedelta | None:
+    """How old ``p`` is on the day asked, for a question about recent news; None otherwise."""
+    d = parse_date(p.published)
+    if d is None or today is None or not asks_recent(question):
+        return None
+    return today - d
+
+
+def is_old_news(question: str, p: Passage, today: date | None,
+                shown: Sequence[Passage] = ()) -> bool:
+    """An answer resting on ``p`` would be old news: ``p`` is older than ``STALE_AFTER`` on
+    the day asked, and either the question asks about "this week" ("recently", "latest", ...)
+    or the passages ``shown`` with it include a recent one (the store covers the topic now, so
+    the old article is about an earlier event). A store of old articles only, asked without a
+    time word, is answered from them."""
+    d = parse_date(p.published)
+    if d is None or today is None or today - d <= STALE_AFTER:
+        return False
+    return asks_recent(question) or any(is_recent(q, today) for q in shown)
+
+
+def staleness_note(question: str, p: Passage, today: date | None) -> str:
+    """ "A May 2024 article says:" when a question about recent news is answered from an
+    article older than the recent window (but not old news, which is refused). Questions that
+    do not ask about "now" are answered from whatever article states the fact, with its date
+    in the citation."""
+    age = _age(question, p, today)
+    if age is None or age <= RECENT_WINDOW:
+        return ""
+    d = parse_date(p.published)
+    return f"A {d:%B} {d.year} article says:"

@@ -1,0 +1,1 @@
+"""Text helpers every stage shares: sentences with their offsets, content words, dates."""
