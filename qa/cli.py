@@ -303,6 +303,8 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     return 0
 
 
+_LOCAL = ("search and answer in this process even when a newsqa app serves the store (as "
+          "QA_NO_SERVER=1)")
 _VIA_APP = ("say on stderr whether the running newsqa app answered (it does when it serves "
             "this store) or this process")
 
@@ -316,9 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--with-sample", action="store_true",
                         help="give an empty store the shipped sample article first "
                         "(as QA_SEED_CORPUS=1; ./start.sh does this)")
-    parser.add_argument("--local", action="store_true",
-                        help="search and answer in this process even when a newsqa app "
-                        "serves the store (as QA_NO_SERVER=1)")
+    parser.add_argument("--local", action="store_true", help=_LOCAL)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("add", help="add files, folders or pasted text")
@@ -347,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", help="search as of this date (YYYY-MM-DD)")
     p.add_argument("--json", action="store_true")
     p.add_argument("-v", "--verbose", action="store_true", help=_VIA_APP)
+    p.add_argument("--local", action="store_true", default=argparse.SUPPRESS, help=_LOCAL)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("ask", help="answer a question with citations")
@@ -356,10 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help='print {"answer", "refused", "confidence", "citations"}')
     p.add_argument("-v", "--verbose", action="store_true", help=_VIA_APP)
+    p.add_argument("--local", action="store_true", default=argparse.SUPPRESS, help=_LOCAL)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", help="interactive questions with follow-ups")
     p.add_argument("-v", "--verbose", action="store_true", help=_VIA_APP)
+    p.add_argument("--local", action="store_true", default=argparse.SUPPRESS, help=_LOCAL)
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("eval", help="score retrieval and answers on a news-QA set")

@@ -111,6 +111,7 @@ def test_same_json_through_the_app_and_locally(app, capsys):
     local, err = qa_json(capsys, "--local", "ask", "--json", "-v", QUESTION)
     assert "local mode" in err
     assert via_app == local
+    assert qa_json(capsys, "ask", "--local", "--json", QUESTION)[0] == local  # either place
     assert "9.78 billion won" in via_app["answer"] and via_app["citations"]
 
     via_app, _ = qa_json(capsys, "search", "--json", "-k", "3", QUESTION)
@@ -229,7 +230,7 @@ def test_an_impostor_on_the_port_is_not_believed(app, store, capsys):
         server.shutdown()
 
 
-def test_stale_and_foreign_link_files_are_ignored(store, tmp_path):
+def test_stale_and_foreign_link_files_are_ignored(store, tmp_path, monkeypatch):
     settings = Settings.from_env()
     path = store / app_link.LINK_FILE
 
@@ -273,12 +274,9 @@ def test_stale_and_foreign_link_files_are_ignored(store, tmp_path):
         write(**good)
         assert app_link.read_link(settings.with_(chroma_url="http://127.0.0.1:8000"))[0] is None
         assert app_link.read_link(settings)[0] is not None
-        os.environ["QA_NO_SERVER"] = "1"
-        try:
-            local = app_link.reader(settings, lambda: "local", note=lambda m: None)
-        finally:
-            del os.environ["QA_NO_SERVER"]
-        assert local == "local"
+        monkeypatch.setenv("QA_NO_SERVER", "1")
+        assert app_link.reader(settings, lambda: "local", note=lambda m: None) == "local"
+        monkeypatch.delenv("QA_NO_SERVER")
     assert not path.exists()  # withdrawn when the app stops
 
 
