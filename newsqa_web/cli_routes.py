@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import secrets
+import threading
 from collections.abc import Iterator
 
 from fastapi import Request
@@ -43,6 +44,7 @@ from qa.kb import check_question
 from qa.store import app_holding
 
 from .service import Service
+from .staging import StagedChatModel, Stopped
 
 log = logging.getLogger(__name__)
 
@@ -149,14 +151,24 @@ class CliRoutes:
                 and isinstance(t[1], str) for t in history)):
             return self._bad("history must be a list of [role, text] turns",
                              self._headers(request))
+        cancelled = threading.Event()
         events = self._events(body["question"], [tuple(t) for t in history],
-                              body.get("as_of"), body.get("k"))
-        return StreamingResponse(events, media_type="application/x-ndjson",
+                              body.get("as_of"), body.get("k"), cancelled)
+
+        async def lines():
+            try:
+                while (line := await run_in_threadpool(next, events, None)) is not None:
+                    yield line
+            finally:  # the command went away (Ctrl-C): the model stops at its next token
+                cancelled.set()
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson",
                                  headers=self._headers(request))
 
-    def _events(self, question: str, history, as_of: str | None,
-                k: int | None) -> Iterator[bytes]:
-        """``KnowledgeBase.stream`` on the app's store and loaded model, as JSON lines."""
+    def _events(self, question: str, history, as_of: str | None, k: int | None,
+                cancelled: threading.Event) -> Iterator[bytes]:
+        """``KnowledgeBase.stream`` on the app's store and loaded model, as JSON lines; the
+        model stops when ``cancelled`` is set, as the web chat's Stop does."""
         from qa.answer import stream
 
         kb = self.service.kb
@@ -166,9 +178,12 @@ class CliRoutes:
             return kb.retrieve(q, n, as_of=as_of)
 
         try:
+            llm = StagedChatModel(inner=self.service.llm, cancelled=cancelled)
             for event in stream(question, history, retrieve=retrieve, settings=settings,
-                                llm=self.service.llm, as_of=as_of):
+                                llm=llm, as_of=as_of):
                 yield (json.dumps(event_to_wire(event), ensure_ascii=False) + "\n").encode()
+        except Stopped:
+            return
         except QAError as exc:
             yield (json.dumps({"event": "error", "message": str(exc)}) + "\n").encode()
         except Exception as exc:  # the command shows one line; the app's log has the rest

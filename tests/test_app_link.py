@@ -9,6 +9,7 @@ foreign link files ignored, a wrong token refused. The slow test starts the real
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import shutil
@@ -306,3 +307,36 @@ def test_real_app_answers_the_command_as_it_would_itself(tmp_path):
         assert via_app == local and not via_app["refused"]
     assert not (data / app_link.LINK_FILE).exists() or not app_link.read_link(
         Settings.from_env().with_(data_dir=data, llm="fake"))[0]
+
+
+def test_the_model_stops_when_the_command_goes_away(app):
+    """Ctrl-C in `qa ask`: the app's model stops at its next token, as with the chat's Stop."""
+    from langchain_core.messages import AIMessageChunk
+    from langchain_core.outputs import ChatGenerationChunk
+
+    from qa.fake_llm import FakeChatModel, grounded_reply
+
+    written: list[str] = []
+
+    class Rambling(FakeChatModel):
+        def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+            for _ in range(400):
+                time.sleep(0.05)
+                written.append("and")
+                yield ChatGenerationChunk(message=AIMessageChunk(content=" and"))
+
+    routes, port = app
+    routes.service._llm = Rambling(function=grounded_reply)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("POST", app_link.PREFIX + "/ask", body=json.dumps({"question": QUESTION}),
+                 headers={"Authorization": f"Bearer {routes.token}"})
+    resp = conn.getresponse()
+    assert resp.status == 200
+    while json.loads(resp.readline())["event"] != "token":
+        pass
+    conn.sock.shutdown(socket.SHUT_RDWR)
+    conn.close()
+    time.sleep(1.5)
+    stopped_at = len(written)
+    time.sleep(1.5)
+    assert len(written) == stopped_at < 200
