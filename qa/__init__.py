@@ -7,11 +7,27 @@
         print(p.score, p.title, p.text)
 """
 
+from typing import TYPE_CHECKING
+
 from qa.config import Settings
 from qa.errors import EmbedderMismatchError, InputError, NotFoundError, QAError, StoreError
-from qa.kb import KnowledgeBase
-from qa.kb import open_kb as open
 from qa.types import AddOutcome, AddReport, Article, DocumentInfo, Passage
+
+if TYPE_CHECKING:
+    from qa.kb import KnowledgeBase
+    from qa.kb import open_kb as open
+
+
+def __getattr__(name: str):
+    """``qa.open`` and ``qa.KnowledgeBase`` import the store and embedder code on first use, so
+    that ``import qa`` (and every ``qa`` command, ``qa --help`` included) starts in a blink."""
+    if name in ("open", "KnowledgeBase"):
+        from qa import kb
+
+        value = kb.open_kb if name == "open" else kb.KnowledgeBase
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'qa' has no attribute {name!r}")
 
 __all__ = [
     "AddOutcome",

@@ -75,6 +75,15 @@ def _open(args: argparse.Namespace, *, rebuild_index: bool = False):
     return kb
 
 
+def _reader(args: argparse.Namespace, *, answers: bool = True):
+    """For search, ask and chat: the newsqa app that serves this store, when one runs on this
+    machine (its models are loaded already; see qa/app_link.py), else the store opened here."""
+    from .app_link import reader
+
+    return reader(_settings(args), lambda: _open(args), answers=answers, local=args.local,
+                  verbose=args.verbose, note=lambda m: print(line(m), file=sys.stderr))
+
+
 def _settings(args: argparse.Namespace):
     from pathlib import Path
 
@@ -159,7 +168,7 @@ def _print_passages(passages, as_json: bool) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    kb = _open(args)
+    kb = _reader(args, answers=False)
     if args.question:
         _print_passages(kb.retrieve(" ".join(args.question), args.k, as_of=args.as_of),
                         args.json)
@@ -227,7 +236,7 @@ def _answer_streaming(kb, question: str, history, as_of: str | None = None) -> o
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    kb = _open(args)
+    kb = _reader(args)
     question = " ".join(args.question)
     answer = (kb.ask(question, as_of=args.as_of) if args.json
               else _answer_streaming(kb, question, None, args.as_of))
@@ -236,7 +245,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    kb = _open(args)
+    kb = _reader(args)
     print("Ask about your articles (empty line or Ctrl-D to quit).", file=sys.stderr)
     history: list[tuple[str, str]] = []
     for question in _questions("you> "):
@@ -294,6 +303,12 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     return 0
 
 
+_LOCAL = ("search and answer in this process even when a newsqa app serves the store (as "
+          "QA_NO_SERVER=1)")
+_VIA_APP = ("say on stderr whether the running newsqa app answered (it does when it serves "
+            "this store) or this process")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qa", description="Ask questions about your news articles."
@@ -303,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--with-sample", action="store_true",
                         help="give an empty store the shipped sample article first "
                         "(as QA_SEED_CORPUS=1; ./start.sh does this)")
+    parser.add_argument("--local", action="store_true", help=_LOCAL)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("add", help="add files, folders or pasted text")
@@ -330,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="passages to return (default: QA_TOP_K, else 5)")
     p.add_argument("--as-of", help="search as of this date (YYYY-MM-DD)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true", help=_VIA_APP)
+    p.add_argument("--local", action="store_true", default=argparse.SUPPRESS, help=_LOCAL)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("ask", help="answer a question with citations")
@@ -338,9 +356,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "ignored, recent ones preferred")
     p.add_argument("--json", action="store_true",
                    help='print {"answer", "refused", "confidence", "citations"}')
+    p.add_argument("-v", "--verbose", action="store_true", help=_VIA_APP)
+    p.add_argument("--local", action="store_true", default=argparse.SUPPRESS, help=_LOCAL)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", help="interactive questions with follow-ups")
+    p.add_argument("-v", "--verbose", action="store_true", help=_VIA_APP)
+    p.add_argument("--local", action="store_true", default=argparse.SUPPRESS, help=_LOCAL)
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("eval", help="score retrieval and answers on a news-QA set")

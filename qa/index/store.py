@@ -418,7 +418,6 @@ class ChromaStore:
         except Exception as exc:
             where = settings.chroma_url or settings.data_dir / "chroma"
             raise StoreError(f"cannot open the Chroma store at {where} ({_short(exc)})") from exc
-        self.vectorstore = self._langchain_store()
         if not self._passive:
             self.recover()
         self._load_versions()
@@ -430,6 +429,12 @@ class ChromaStore:
             )
 
     # -- opening -----------------------------------------------------------------------------
+    @functools.cached_property
+    def vectorstore(self):
+        """Built on first use: importing langchain-chroma costs a third of a second that
+        ``qa list`` and ``qa remove`` need not pay."""
+        return self._langchain_store()
+
     def _langchain_store(self):
         """langchain-chroma over the chunk collection, embedding with our embedder."""
         from langchain_chroma import Chroma

@@ -17,6 +17,7 @@ def serve(settings: Settings | None = None) -> None:
     offline_environment()  # for callers that did not come through an entry point
     settings = settings or Settings.from_env()
     from qa.web import Service, build_ui, launch_options
+    from qa.web.cli_routes import CliRoutes
     from qa.web.ui import CONCURRENCY, QUEUE_SIZE
 
     print(f"newsqa: opening the knowledge base in {settings.chroma_url or settings.data_dir} …",
@@ -29,11 +30,18 @@ def serve(settings: Settings | None = None) -> None:
     demo = build_ui(service)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     options = launch_options(service)
+    cli = CliRoutes(service)  # `qa search/ask/chat` in a shell use this app (qa/app_link.py)
+    options["app_kwargs"] = {"routes": cli.routes()}
     host, port = options["server_name"], options["server_port"]
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(f"newsqa: open http://{shown}:{port}/ in your browser"
           + (" (basic auth on)" if options["auth"] else ""), flush=True)
-    demo.launch(**options, quiet=True)
+    demo.launch(**options, quiet=True, prevent_thread_lock=True)
+    cli.publish(host, demo.server_port or port)
+    try:
+        demo.block_thread()
+    finally:
+        cli.withdraw()
 
 
 def main() -> int:

@@ -143,6 +143,8 @@ class Service:
         """Load the answer model and run it once on the answer prompt's system message, so
         the first question neither loads the model nor evaluates that prefix (llama.cpp keeps
         the evaluated prefix). Meant for a background thread at start; never raises."""
+        with contextlib.suppress(Exception):  # the embedder and the keyword index, so that
+            self.kb.retrieve("warm up", 1)     # the first search (`qa search` too) is quick
         try:
             llm = self.llm
             from langchain_core.messages import HumanMessage, SystemMessage
