@@ -56,6 +56,23 @@ def test_add_list_search_remove_round_trip(tmp_path):
     assert "Ferry resumes" in out.stdout and "North Korea" not in out.stdout
 
 
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
+    """`qa list | head -1`: the command stops quietly when the pipe's reader has gone."""
+    data = tmp_path / "data"
+    rows = [{"title": f"Story {i} " + "x" * 60, "text": f"Story number {i} happened today.",
+             "date": "2023-01-06"} for i in range(400)]
+    feed = tmp_path / "many.jsonl"
+    feed.write_text("\n".join(json.dumps(r) for r in rows))
+    assert run("add", feed, data=data).returncode == 0
+    proc = subprocess.Popen([QA, "--data-dir", str(data), "list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) in (0, 141)
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
 def test_missing_file_exits_non_zero_with_one_line(tmp_path):
     out = run("add", tmp_path / "nope.txt", data=tmp_path / "data")
     assert out.returncode == 1
