@@ -295,6 +295,8 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from qa.config import RETRIEVAL_MODES
+
     parser = argparse.ArgumentParser(
         prog="qa", description="Ask questions about your news articles."
     )
@@ -347,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", help="folder with articles.jsonl and questions.jsonl")
     p.add_argument("-k", type=int, default=5, help="passages given to the answer (default 5)")
     p.add_argument("--retrieval", default="hybrid",
-                   choices=["dense", "keyword", "hybrid", "rerank"])
+                   choices=RETRIEVAL_MODES)
     p.add_argument("--llm", help="generator, as QA_LLM (default: QA_LLM)")
     p.add_argument("--choices", action="store_true",
                    help="multiple-choice mode: the quiz's choices are given to the model")

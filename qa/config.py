@@ -9,8 +9,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal, get_args
 
 from qa.errors import ConfigError
+
+RetrievalMode = Literal["dense", "keyword", "hybrid", "rerank"]
+RETRIEVAL_MODES: tuple[RetrievalMode, ...] = get_args(RetrievalMode)
+"""The retrieval modes (``qa.retrieve.search``), as QA_RETRIEVAL, ``qa search --mode`` and
+``qa eval --retrieval`` accept them."""
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_DIR.parent

@@ -9,11 +9,12 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.config import Settings
 from qa.errors import InputError, QAError, StoreError
 from qa.index.bm25 import KeywordIndex
-from qa.index.embedder import PackagedEmbeddings
+from qa.index.embedder import Embedder
 from qa.index.store import (
     ChromaStore,
     FolderClaim,
@@ -26,7 +27,22 @@ from qa.index.store import (
 )
 from qa.ingest.chunking import chunk_text
 from qa.ingest.loaders import expand_paths, load_file, pasted
-from qa.types import AddOutcome, AddReport, Article, DocumentInfo, Passage
+from qa.text.dates import iso_date
+from qa.types import (
+    AddOutcome,
+    AddReport,
+    Answer,
+    Article,
+    DocumentInfo,
+    Passage,
+    StreamEvent,
+    final_answer,
+)
+
+if TYPE_CHECKING:  # the answer chain is imported on the first question, not with the store
+    from langchain_core.language_models import BaseChatModel
+
+    from qa.answer.chain import HistoryItem, Retrieve
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +61,26 @@ class KnowledgeBase:
 
     ``exclusive=True`` (the web app) claims an embedded folder for this process: while it is
     open, writes from other processes are refused with a message that says to add through the
-    app (see ``qa/store.py``, "one embedded folder, one app").
+    app (see ``qa/index/store.py``, "one embedded folder, one app").
+
+    ``llm`` is the chat model that answers (any LangChain ``BaseChatModel``, e.g.
+    ``qa.llm.fake.FakeChatModel`` in tests); by default the one ``settings.llm`` names is
+    loaded on the first question.
     """
 
     def __init__(
-        self, settings: Settings, *, rebuild_index: bool = False, exclusive: bool = False
+        self,
+        settings: Settings,
+        *,
+        llm: BaseChatModel | None = None,
+        rebuild_index: bool = False,
+        exclusive: bool = False,
     ):
         self.settings = settings
         self._claim: FolderClaim | None = None
         if exclusive and not settings.chroma_url:  # claimed before anything is read
             self._claim = FolderClaim.acquire(settings.data_dir)
-        self.embeddings = PackagedEmbeddings(settings.embedder, settings.embed_batch_size)
+        self.embeddings = Embedder(settings.embedder, settings.embed_batch_size)
         try:
             passive = (self._claim is None and not settings.chroma_url
                        and app_holding(settings.data_dir) is not None)
@@ -65,7 +90,7 @@ class KnowledgeBase:
             self.close()
             raise
         self._keyword = KeywordIndex()
-        self._chat_model = None
+        self._chat_model = llm
         self._llm_lock = threading.Lock()
         self.seed_report: AddReport | None = None
         """What seeding the sample article added when this store was opened, if anything."""
@@ -313,17 +338,16 @@ class KnowledgeBase:
             raise QAError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
         vector = self.embeddings.embed_query(question)
         if as_of is not None:
-            from qa.ingest.loaders import parse_date
-
-            as_of = parse_date(as_of)
+            as_of = iso_date(as_of)
             if as_of is None:
                 raise QAError("as_of must be a date such as 2023-01-13")
         return search(self.store, self._keyword, vector, question, k, mode, as_of,
                       encode=self.embeddings.encode)
 
     # -- answering ---------------------------------------------------------------------------
-    def chat_model(self):
-        """The configured chat model, loaded once per knowledge base."""
+    def chat_model(self) -> BaseChatModel:
+        """The chat model that answers: the one given as ``llm``, else the configured one,
+        loaded once per knowledge base."""
         with self._llm_lock:
             if self._chat_model is None:
                 from qa.llm.backends import get_chat_model
@@ -331,31 +355,47 @@ class KnowledgeBase:
                 self._chat_model = get_chat_model(self.settings)
             return self._chat_model
 
-    def stream(self, question: str, history=None, *, as_of: str | None = None):
+    def stream(
+        self,
+        question: str,
+        history: Sequence[HistoryItem] | None = None,
+        *,
+        as_of: str | None = None,
+        k: int | None = None,
+        llm: BaseChatModel | None = None,
+        wrap_retrieve: Callable[[Retrieve], Retrieve] | None = None,
+    ) -> Iterator[StreamEvent]:
         """Events for one answer: the instant extractive answer, model tokens, the final
-        checked Answer (see qa.types)."""
-        from qa.answer import chain as answer
+        checked Answer (see ``qa.types``). ``k`` passages (default QA_TOP_K); ``llm`` answers
+        this question instead of :meth:`chat_model`; ``wrap_retrieve`` wraps the search the
+        chain calls (the web app reports its stages through it)."""
+        from qa.answer import chain
 
         question = check_question(question)
+        settings = self.settings.with_(top_k=int(k)) if k else self.settings
 
-        def retrieve(q: str, k: int) -> list[Passage]:
-            return self.retrieve(q, k, as_of=as_of)
+        def retrieve(q: str, n: int) -> list[Passage]:
+            return self.retrieve(q, n, as_of=as_of)
 
-        yield from answer.stream(
-            question, history, retrieve=retrieve, settings=self.settings,
-            llm=self.chat_model(), as_of=as_of,
+        yield from chain.stream(
+            question, history, retrieve=wrap_retrieve(retrieve) if wrap_retrieve else retrieve,
+            settings=settings, llm=llm or self.chat_model(), as_of=as_of,
+            embedder=self.embeddings,
         )
 
-    def ask(self, question: str, history=None, *, as_of: str | None = None):
+    def ask(
+        self,
+        question: str,
+        history: Sequence[HistoryItem] | None = None,
+        *,
+        as_of: str | None = None,
+        k: int | None = None,
+        llm: BaseChatModel | None = None,
+    ) -> Answer:
         """The checked, cited Answer (or a refusal) to a question; history is a list of
-        (role, text) turns for follow-ups; as_of as in :meth:`retrieve`."""
-        from qa.types import FinalEvent
-
-        final = None
-        for event in self.stream(question, history, as_of=as_of):
-            if isinstance(event, FinalEvent):
-                final = event.answer
-        return final
+        (role, text) turns for follow-ups; as_of as in :meth:`retrieve`; ``k`` and ``llm`` as
+        in :meth:`stream`."""
+        return final_answer(self.stream(question, history, as_of=as_of, k=k, llm=llm))
 
     def as_retriever(self, k: int | None = None):
         """This knowledge base as a LangChain retriever, for use in other chains."""
@@ -396,17 +436,19 @@ def open_kb(
     settings: Settings | None = None,
     seed: bool | None = None,
     exclusive: bool = False,
+    llm: BaseChatModel | None = None,
 ) -> KnowledgeBase:
     """Open (or create) the knowledge base.
 
     With ``seed=True`` (default: QA_SEED_CORPUS, off) an empty store is first given the sample
     article (QA_CORPUS_DIR); ``kb.seed_report`` then says what was added. ``exclusive``: see
-    :class:`KnowledgeBase` (the web app opens its store this way).
+    :class:`KnowledgeBase` (the web app opens its store this way); ``llm``: the chat model
+    that answers (default: the one QA_LLM names).
     """
     settings = settings or Settings.from_env()
     if data_dir is not None:
         settings = settings.with_(data_dir=Path(data_dir).expanduser())
-    kb = KnowledgeBase(settings, exclusive=exclusive)
+    kb = KnowledgeBase(settings, llm=llm, exclusive=exclusive)
     try:
         if kb.store.get_meta("reindexing"):
             raise QAError("a re-index was interrupted; run `qa reindex` to finish it")
