@@ -266,9 +266,8 @@ class KnowledgeBase:
         """Re-chunk and re-embed every stored article (after changing embedder or chunking)."""
         with self._write_lock():
             records = list(self.store.all_articles())
-            self.store.set_meta("reindexing", True)
+            self.store.set_meta("reindexing", True)  # in the catalog: the reset keeps it
             self.store.reset_chunks()
-            self.store.set_meta("reindexing", True)
             docs = []
             for doc_id, meta, text in records:
                 article = Article(
