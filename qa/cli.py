@@ -255,6 +255,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from qa.eval import run as evaluation
+    from qa.eval.report import write_report
+
     settings = _settings(args)
     if args.llm:
         settings = settings.with_(llm=args.llm)
@@ -267,7 +269,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         audit_path=Path(args.audit) if args.audit else None,
     )
     summary = evaluation.summarize(results, meta)
-    report = evaluation.write_report(results, summary, out_dir)
+    report = write_report(results, summary, out_dir)
     print(block(report.read_text().split("\n![", 1)[0].rstrip()))
     print(f"\nreport: {line(report)}\nper question: {line(out_dir / 'results.jsonl')}")
     return 0

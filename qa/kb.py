@@ -51,6 +51,8 @@ Progress = Callable[[int, int], None]
 
 _GROUP_CHUNKS = 256  # chunks embedded and written together: big batches, bounded memory
 MAX_QUESTION_CHARS = 2000
+_Todo = tuple[int, PreparedDoc, str]
+"""A planned write: (index of the input, the prepared document, its status once written)."""
 
 
 class KnowledgeBase:
@@ -183,8 +185,22 @@ class KnowledgeBase:
     def add_articles(
         self, items: Iterable[Article | InputError], *, progress: Progress | None = None
     ) -> AddReport:
-        """Index articles; InputErrors among them are reported as failed outcomes."""
+        """Index articles; InputErrors among them are reported as failed outcomes.
+
+        Two steps under the write lock: plan (which documents are new, changed or unchanged,
+        chunked), then commit (embed and write them in groups, each document visible only at
+        its catalog commit)."""
         items = list(items)
+        with self._write_lock():
+            outcomes, todo = self._plan(items)
+            self._commit(todo, outcomes, progress)
+        return AddReport([o for o in outcomes if o is not None])
+
+    def _plan(
+        self, items: list[Article | InputError]
+    ) -> tuple[list[AddOutcome | None], list[_Todo]]:
+        """Outcomes known before writing (failed, unchanged) and the documents to write, with
+        the status each gets once written. Of several inputs from one source, the last wins."""
         outcomes: list[AddOutcome | None] = [None] * len(items)
         last_index: dict[str, int] = {}
         for i, item in enumerate(items):
@@ -192,55 +208,68 @@ class KnowledgeBase:
                 outcomes[i] = AddOutcome(item.origin, "failed", error=item.reason)
             else:
                 last_index[doc_id_for(item.source)] = i
-        todo: list[tuple[int, PreparedDoc, str]] = []  # (input index, doc, status if written)
-        with self._write_lock():
-            for i, item in enumerate(items):
-                if isinstance(item, InputError):
-                    continue
-                doc_id = doc_id_for(item.source)
-                if last_index[doc_id] != i:
-                    outcomes[i] = AddOutcome(
-                        item.origin, "failed", doc_id, item.title,
-                        error=f"same source ({item.source}) as a later document in this add; "
-                        "the later one was kept",
-                    )
-                    continue
-                version = version_for(item, self._chunking)
-                live = self.store.version_of(doc_id, refresh=True)
-                if live == version:
-                    outcomes[i] = AddOutcome(
-                        item.origin, "unchanged", doc_id, item.title,
-                        chunks=self.store.count_chunks(doc_id), warnings=item.warnings,
-                    )
-                    continue
-                chunks = chunk_text(item.text, self.settings.chunk_size)
-                todo.append(
-                    (i, PreparedDoc(item, doc_id, version, chunks),
-                     "replaced" if live else "added")
+        todo: list[_Todo] = []
+        for i, item in enumerate(items):
+            if isinstance(item, InputError):
+                continue
+            doc_id = doc_id_for(item.source)
+            if last_index[doc_id] != i:
+                outcomes[i] = AddOutcome(
+                    item.origin, "failed", doc_id, item.title,
+                    error=f"same source ({item.source}) as a later document in this add; "
+                    "the later one was kept",
                 )
-            total = len(todo)
-            done = 0
+                continue
+            version = version_for(item, self._chunking)
+            live = self.store.version_of(doc_id, refresh=True)
+            if live == version:
+                outcomes[i] = AddOutcome(
+                    item.origin, "unchanged", doc_id, item.title,
+                    chunks=self.store.count_chunks(doc_id), warnings=item.warnings,
+                )
+                continue
+            todo.append((i, self._prepare(item, doc_id, version), "replaced" if live else "added"))
+        return outcomes, todo
+
+    def _prepare(self, article: Article, doc_id: str, version: str) -> PreparedDoc:
+        return PreparedDoc(article, doc_id, version,
+                           chunk_text(article.text, self.settings.chunk_size))
+
+    def _commit(
+        self,
+        todo: Sequence[_Todo],
+        outcomes: list[AddOutcome | None],
+        progress: Progress | None,
+        *,
+        keep_going: bool = True,
+    ) -> None:
+        """Write the planned documents in groups and record each one's outcome. A group the
+        store refuses is reported failed and the others are still written (``keep_going``),
+        or the error is raised (re-indexing, which must not end half done and unmarked)."""
+        total = len(todo)
+        done = 0
+        if progress:
+            progress(0, total)
+        for group in _groups(todo):
+            try:
+                self.store.write([doc for _, doc, _ in group])
+            except Exception as exc:  # store failure: report, keep what committed
+                if not keep_going:
+                    raise
+                for i, doc, _ in group:
+                    outcomes[i] = AddOutcome(
+                        doc.article.origin, "failed", doc.doc_id, doc.article.title,
+                        error=f"could not write to the store ({exc})",
+                    )
+            else:
+                for i, doc, status in group:
+                    outcomes[i] = AddOutcome(
+                        doc.article.origin, status, doc.doc_id, doc.article.title,  # type: ignore[arg-type]
+                        chunks=len(doc.chunks), warnings=doc.article.warnings,
+                    )
+            done += len(group)
             if progress:
-                progress(0, total)
-            for group in _groups(todo):
-                try:
-                    self.store.write([doc for _, doc, _ in group])
-                except Exception as exc:  # store failure: report, keep what committed
-                    for i, doc, _ in group:
-                        outcomes[i] = AddOutcome(
-                            doc.article.origin, "failed", doc.doc_id, doc.article.title,
-                            error=f"could not write to the store ({exc})",
-                        )
-                else:
-                    for i, doc, status in group:
-                        outcomes[i] = AddOutcome(
-                            doc.article.origin, status, doc.doc_id, doc.article.title,  # type: ignore[arg-type]
-                            chunks=len(doc.chunks), warnings=doc.article.warnings,
-                        )
-                done += len(group)
-                if progress:
-                    progress(done, total)
-        return AddReport([o for o in outcomes if o is not None])
+                progress(done, total)
 
     # -- managing ----------------------------------------------------------------------------
     def documents(self) -> list[DocumentInfo]:
@@ -263,36 +292,25 @@ class KnowledgeBase:
         return self.store.article(doc_id)[1]
 
     def reindex(self, progress: Progress | None = None) -> AddReport:
-        """Re-chunk and re-embed every stored article (after changing embedder or chunking)."""
+        """Re-chunk and re-embed every stored article (after changing embedder or chunking):
+        the chunk collection is rebuilt, then every article goes through the add's commit."""
         with self._write_lock():
             records = list(self.store.all_articles())
             self.store.set_meta("reindexing", True)  # in the catalog: the reset keeps it
             self.store.reset_chunks()
-            docs = []
-            for doc_id, meta, text in records:
+            todo: list[_Todo] = []
+            for n, (doc_id, meta, text) in enumerate(records):
                 article = Article(
                     text=text, title=meta.get("title", ""), source=meta.get("source", ""),
                     published=meta.get("published") or None, origin=meta.get("source", doc_id),
                 )
-                docs.append(
-                    PreparedDoc(article, doc_id, version_for(article, self._chunking),
-                                chunk_text(text, self.settings.chunk_size))
-                )
-            report = AddReport()
-            done = 0
-            for group in _groups([(0, d, "replaced") for d in docs]):
-                self.store.write([d for _, d, _ in group])
-                done += len(group)
-                report.outcomes += [
-                    AddOutcome(d.article.origin, "replaced", d.doc_id, d.article.title,
-                               chunks=len(d.chunks))
-                    for _, d, _ in group
-                ]
-                if progress:
-                    progress(done, len(docs))
+                todo.append((n, self._prepare(article, doc_id,
+                                              version_for(article, self._chunking)), "replaced"))
+            outcomes: list[AddOutcome | None] = [None] * len(todo)
+            self._commit(todo, outcomes, progress, keep_going=False)
             self.store.set_meta("reindexing", False)
             self.store.set_meta("seeded", True)
-        return report
+        return AddReport([o for o in outcomes if o is not None])
 
     def seed(self) -> AddReport | None:
         """Index the sample corpus (``settings.corpus_dir``) the first time the store is opened
@@ -414,10 +432,8 @@ def check_question(question: str) -> str:
     return question
 
 
-def _groups(
-    todo: Sequence[tuple[int, PreparedDoc, str]],
-) -> Iterator[list[tuple[int, PreparedDoc, str]]]:
-    group: list[tuple[int, PreparedDoc, str]] = []
+def _groups(todo: Sequence[_Todo]) -> Iterator[list[_Todo]]:
+    group: list[_Todo] = []
     size = 0
     for item in todo:
         group.append(item)
