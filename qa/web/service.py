@@ -116,11 +116,12 @@ class Service:
         self._doc_count: tuple[float, int] = (0.0, 0)
 
     @classmethod
-    def from_env(cls, settings: Settings | None = None) -> Service:
+    def from_env(cls, settings: Settings | None = None, *, llm=None) -> Service:
         """The app's service. An embedded store folder is claimed for this process: ``qa
         add``/``qa remove`` from a shell are refused while the app runs (they would leave
-        the app's in-memory index stale), with a message that says to add here instead."""
-        return cls(open_kb(settings=settings or Settings.from_env(), exclusive=True))
+        the app's in-memory index stale), with a message that says to add here instead.
+        ``llm``: the answer model (default: the one the settings name, loaded at start)."""
+        return cls(open_kb(settings=settings or Settings.from_env(), exclusive=True, llm=llm))
 
     def close(self) -> None:
         self.kb.close()
