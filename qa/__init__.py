@@ -11,14 +11,32 @@ from qa.config import Settings
 from qa.errors import EmbedderMismatchError, InputError, NotFoundError, QAError, StoreError
 from qa.kb import KnowledgeBase
 from qa.kb import open_kb as open
-from qa.types import AddOutcome, AddReport, Article, DocumentInfo, Passage
+from qa.types import (
+    AddOutcome,
+    AddReport,
+    Answer,
+    AnswerSentence,
+    Article,
+    Citation,
+    DocumentInfo,
+    ExtractiveEvent,
+    FinalEvent,
+    Passage,
+    TokenEvent,
+    final_answer,
+)
 
 __all__ = [
     "AddOutcome",
     "AddReport",
+    "Answer",
+    "AnswerSentence",
     "Article",
+    "Citation",
     "DocumentInfo",
     "EmbedderMismatchError",
+    "ExtractiveEvent",
+    "FinalEvent",
     "InputError",
     "KnowledgeBase",
     "NotFoundError",
@@ -26,5 +44,7 @@ __all__ = [
     "QAError",
     "Settings",
     "StoreError",
+    "TokenEvent",
+    "final_answer",
     "open",
 ]
