@@ -1,6 +1,6 @@
 """newsqa's web chat: ``python app.py`` serves the knowledge base on QA_HOST:QA_PORT.
 
-The same as ``qa serve`` (see qa.web/server.py for the settings it reads).
+The same as ``qa serve`` (see qa/web/server.py for the settings it reads).
 """
 
 from __future__ import annotations

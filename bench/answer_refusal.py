@@ -25,9 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from answer_helpers import DenseRetriever, seed_passages  # noqa: E402
+from answer_helpers import EMBEDDER, DenseRetriever, seed_passages  # noqa: E402
 
-from qa import sentence_vectors  # noqa: E402
 from qa.answer.evidence import build_evidence  # noqa: E402
 from qa.answer.extractive import extractive_sentences  # noqa: E402
 from qa.types import Passage  # noqa: E402
@@ -118,7 +117,7 @@ def cached_retriever(name: str, passages: list[Passage]) -> DenseRetriever:
         r.vectors = np.load(cache)
     else:
         t = time.time()
-        r.vectors = sentence_vectors.encode([p.text for p in passages])
+        r.vectors = EMBEDDER.encode([p.text for p in passages])
         np.save(cache, r.vectors)
         print(f"embedded {len(passages)} chunks in {time.time() - t:.0f} s", file=sys.stderr)
     return r
@@ -129,7 +128,7 @@ def measure(questions: list[dict], retrieve, k: int) -> list[dict]:
     for q in questions:
         t = time.perf_counter()
         passages = retrieve(q["question"], k)
-        ev = build_evidence(q["question"], passages)
+        ev = build_evidence(q["question"], passages, EMBEDDER.encode)
         ex = " ".join(s.text for s in extractive_sentences(ev))
         rows.append(
             {

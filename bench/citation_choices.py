@@ -42,7 +42,7 @@ def main() -> None:
         passages = kb.retrieve(q["question"], args.k, as_of=q.get("date"))
         if not any(contains_gold(p.text, q["answers"]) for p in passages):
             continue
-        evidence = build_evidence(q["question"], passages)
+        evidence = build_evidence(q["question"], passages, kb.embeddings.encode)
         for choice in q["choices"]:
             right = contains_gold(choice, q["answers"])
             holding = [(i, s.text) for i, p in enumerate(passages)

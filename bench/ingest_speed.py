@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.config import Settings  # noqa: E402
-from qa.index.embedder import PackagedEmbeddings  # noqa: E402
+from qa.index.embedder import Embedder  # noqa: E402
 from qa.ingest.chunking import chunk_text  # noqa: E402
 from qa.ingest.loaders import load_file  # noqa: E402
 from qa.kb import KnowledgeBase  # noqa: E402
@@ -72,7 +72,7 @@ def timed_add(settings: Settings, path: Path) -> tuple[float, int]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def timed_encode(emb: PackagedEmbeddings, texts: list[str]) -> float:
+def timed_encode(emb: Embedder, texts: list[str]) -> float:
     t0 = time.perf_counter()
     vectors = emb.encode(texts)
     seconds = time.perf_counter() - t0
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
               f"mean {chars / max(1, len(texts)):.0f} chars (chunk size {settings.chunk_size}); "
               f"embedder {settings.embedder}, batch size {settings.embed_batch_size}")
 
-        emb = PackagedEmbeddings(settings.embedder, settings.embed_batch_size)
+        emb = Embedder(settings.embedder, settings.embed_batch_size)
         t0 = time.perf_counter()
         emb.encode(texts[:64])  # load and warm the model
         warm = work / "warm.jsonl"

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.config import Settings  # noqa: E402
-from qa.index.embedder import PackagedEmbeddings  # noqa: E402
+from qa.index.embedder import Embedder  # noqa: E402
 from qa.ingest.chunking import chunk_text  # noqa: E402
 from qa.ingest.loaders import load_file  # noqa: E402
 from qa.types import Article  # noqa: E402
@@ -53,7 +53,7 @@ _BLOCK = 512  # texts per cached embedding block (the cache is resumable)
 
 
 # -- vectors -------------------------------------------------------------------------------
-def embed_cached(emb: PackagedEmbeddings, texts: list[str], tag: str) -> np.ndarray:
+def embed_cached(emb: Embedder, texts: list[str], tag: str) -> np.ndarray:
     """Embeddings of texts, cached per block of 512 under bench/out/emb/ (resumable)."""
     cache = OUT / "emb"
     cache.mkdir(parents=True, exist_ok=True)
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"python {platform.python_version()}, chromadb {chromadb.__version__}, "
           f"numpy {np.__version__}; newsqa hnsw {ours}; chroma defaults otherwise")
 
-    emb = PackagedEmbeddings(settings.embedder, settings.embed_batch_size)
+    emb = Embedder(settings.embedder, settings.embed_batch_size)
     texts = real_chunks(a.eval_dir / "articles.jsonl", settings, a.max_chunks)
     print(f"real chunks: {len(texts)} from {a.eval_dir / 'articles.jsonl'}", flush=True)
     real = embed_cached(emb, texts, "chunk")

@@ -39,7 +39,7 @@ def main() -> None:
         if r.get("raw") is None:
             continue
         passages = kb.retrieve(r["question"], args.k, as_of=dates.get(r["id"]))
-        cases.append((r, build_evidence(r["question"], passages)))
+        cases.append((r, build_evidence(r["question"], passages, kb.embeddings.encode)))
 
     def score(label: str) -> None:
         right = wrong = refused = by_code = 0

@@ -11,7 +11,20 @@ from typing import TYPE_CHECKING
 
 from qa.config import Settings
 from qa.errors import EmbedderMismatchError, InputError, NotFoundError, QAError, StoreError
-from qa.types import AddOutcome, AddReport, Article, DocumentInfo, Passage
+from qa.types import (
+    AddOutcome,
+    AddReport,
+    Answer,
+    AnswerSentence,
+    Article,
+    Citation,
+    DocumentInfo,
+    ExtractiveEvent,
+    FinalEvent,
+    Passage,
+    TokenEvent,
+    final_answer,
+)
 
 if TYPE_CHECKING:
     from qa.kb import KnowledgeBase
@@ -32,9 +45,14 @@ def __getattr__(name: str):
 __all__ = [
     "AddOutcome",
     "AddReport",
+    "Answer",
+    "AnswerSentence",
     "Article",
+    "Citation",
     "DocumentInfo",
     "EmbedderMismatchError",
+    "ExtractiveEvent",
+    "FinalEvent",
     "InputError",
     "KnowledgeBase",
     "NotFoundError",
@@ -42,5 +60,7 @@ __all__ = [
     "QAError",
     "Settings",
     "StoreError",
+    "TokenEvent",
+    "final_answer",
     "open",
 ]

@@ -56,7 +56,6 @@ from qa.types import (
 LINK_FILE = ".app.json"
 PROTOCOL = 1
 PREFIX = "/newsqa/cli/v1"
-NO_SERVER_ENV = "QA_NO_SERVER"
 NONCE_HEADER = "X-Newsqa-Nonce"
 PROOF_HEADER = "X-Newsqa-Proof"
 CONNECT_TIMEOUT_S = 3.0
@@ -336,7 +335,7 @@ def reader(settings: Settings, open_local: Callable[[], Any], *, answers: bool =
            local: bool = False, verbose: bool = False, note: Callable[[str], None]) -> Any:
     """The running app for this store (an AppReader), else ``open_local()``; ``verbose`` says
     in one line on stderr which was used. ``answers=False``: for searching only."""
-    if local or os.environ.get(NO_SERVER_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+    if local or settings.no_server:
         if verbose:
             note("newsqa: local mode (--local or QA_NO_SERVER): loading the models here")
         return open_local()

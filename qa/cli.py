@@ -265,6 +265,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from qa.eval import run as evaluation
+    from qa.eval.report import write_report
+
     settings = _settings(args)
     if args.llm:
         settings = settings.with_(llm=args.llm)
@@ -277,7 +279,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         audit_path=Path(args.audit) if args.audit else None,
     )
     summary = evaluation.summarize(results, meta)
-    report = evaluation.write_report(results, summary, out_dir)
+    report = write_report(results, summary, out_dir)
     print(block(report.read_text().split("\n![", 1)[0].rstrip()))
     print(f"\nreport: {line(report)}\nper question: {line(out_dir / 'results.jsonl')}")
     return 0
@@ -311,6 +313,8 @@ _VIA_APP = ("say on stderr whether the running newsqa app answered (it does when
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from qa.config import RETRIEVAL_MODES
+
     parser = argparse.ArgumentParser(
         prog="qa", description="Ask questions about your news articles."
     )
@@ -370,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", help="folder with articles.jsonl and questions.jsonl")
     p.add_argument("-k", type=int, default=5, help="passages given to the answer (default 5)")
     p.add_argument("--retrieval", default="hybrid",
-                   choices=["dense", "keyword", "hybrid", "rerank"])
+                   choices=RETRIEVAL_MODES)
     p.add_argument("--llm", help="generator, as QA_LLM (default: QA_LLM)")
     p.add_argument("--choices", action="store_true",
                    help="multiple-choice mode: the quiz's choices are given to the model")

@@ -1,16 +1,32 @@
 """All configuration, read from the environment in one place.
 
-Every knob has a default that works offline on a laptop; ``Settings.from_env()`` is the only
-reader of ``QA_*`` variables so that the CLI, the web app and the Python API agree.
+Every knob has a default that works offline on a laptop. ``Settings.from_env()`` is the only
+reader of the variables (no other module reads ``os.environ``), so that the CLI, the web app
+and the Python API agree, and it checks every value at start: a bad one is a one-line
+``ConfigError`` naming the variable, not a crash on the first question. Each field carries its
+variable, its default as a reader sees it and its meaning; the README's settings table is
+generated from them (``scripts/settings_table.py``; a test keeps the two equal).
+
+pydantic-settings (installed with chromadb) was considered: its ``BaseSettings`` reads the
+environment whenever one is built, while a ``Settings`` here is a plain value that tests and
+``.with_()`` make without the environment; the few checks it would bring are the parsers
+below.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any, Literal, get_args
 
 from qa.errors import ConfigError
+
+RetrievalMode = Literal["dense", "keyword", "hybrid", "rerank"]
+RETRIEVAL_MODES: tuple[RetrievalMode, ...] = get_args(RetrievalMode)
+"""The retrieval modes (``qa.retrieve.search``), as QA_RETRIEVAL, ``qa search --mode`` and
+``qa eval --retrieval`` accept them."""
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_DIR.parent
@@ -59,132 +75,209 @@ def sample_corpus_dir() -> Path:
     return packaged if packaged.is_dir() else PROJECT_ROOT / "corpus"
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
+def _text(raw: str) -> str:
+    return raw
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
+def _int(raw: str) -> int:
     try:
         return int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+    except ValueError:
+        raise ValueError("must be an integer") from None
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
+def _float(raw: str) -> float:
     try:
         return float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    except ValueError:
+        raise ValueError("must be a number") from None
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    return raw in {"1", "true", "yes", "on"}
+def _bool(raw: str) -> bool:
+    low = raw.lower()
+    if low in {"1", "true", "yes", "on"}:
+        return True
+    if low in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be 1 or 0 (true/false, yes/no, on/off)")
 
 
-def _auth(raw: str) -> tuple[str, str] | None:
-    raw = raw.strip()
-    if not raw:
-        return None
+def _path(raw: str) -> Path:
+    return Path(raw).expanduser()
+
+
+def _auth(raw: str) -> tuple[str, str]:
     user, sep, password = raw.partition(":")
     if not sep or not user or not password:
-        raise ConfigError('QA_AUTH must look like "user:password"')
+        raise ValueError('must look like "user:password"')
     return (user, password)
+
+
+def _at_least(n: float) -> Callable[[Any], str | None]:
+    return lambda v: None if v >= n else f"must be at least {n}"
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
+    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}"
+
+
+def _llm_spec(value: str) -> str | None:
+    backend, _, model = value.partition(":")
+    if backend in ("embedded", "fake") or (backend in ("openai", "ollama") and model):
+        return None
+    return "must be embedded, embedded:0.5b, openai:MODEL, ollama:MODEL or fake"
+
+
+def _port(value: int) -> str | None:
+    return None if 0 < value < 65536 else "must be a port number (1-65535)"
+
+
+def _setting(
+    env: str,
+    default: Any = None,
+    *,
+    shown: str,
+    doc: str,
+    parse: Callable[[str], Any] = _text,
+    check: Callable[[Any], str | None] | None = None,
+    fallback: str | None = None,
+    factory: Callable[[], Any] | None = None,
+    secret: bool = False,
+) -> Any:
+    """A ``Settings`` field read from ``env`` (else ``fallback``, another variable)."""
+    meta = {"env": env, "shown": shown, "doc": doc, "parse": parse, "check": check,
+            "fallback": fallback}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta, repr=not secret)
+    return field(default=default, metadata=meta, repr=not secret)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved configuration. Build with ``Settings.from_env()``; override with ``.with_()``."""
+    """Resolved configuration. Build with ``Settings.from_env()``; override with ``.with_()``.
 
-    data_dir: Path = field(default_factory=default_data_dir)
-    """QA_DATA_DIR: embedded Chroma store, uploads and other state (default ./data in the
-    current folder). Never holds a model: those live in models_dir."""
-    chroma_url: str | None = None
-    """QA_CHROMA_URL: e.g. http://127.0.0.1:8000 to use a Chroma server instead of a folder."""
-    collection: str = "newsqa"
-    """QA_COLLECTION: Chroma collection name (3-512 chars of [a-zA-Z0-9._-])."""
-    corpus_dir: Path = field(default_factory=sample_corpus_dir)
-    """QA_CORPUS_DIR: articles indexed into an empty store when seed_corpus is on (default: the
-    shipped sample article)."""
-    seed_corpus: bool = False
-    """QA_SEED_CORPUS: index corpus_dir on first open of an empty store. Off by default, so a
-    user's own corpus holds only what they add; ./start.sh (the demo) turns it on."""
-    embedder: str = "all-MiniLM-L6-v2"
-    """QA_EMBEDDER: 'all-MiniLM-L6-v2' (packaged) or a local sentence-transformers folder."""
-    embed_batch_size: int = 32
-    """QA_EMBED_BATCH: sentences per encode batch."""
-    chunk_size: int = 1000
-    """QA_CHUNK_SIZE: maximum characters per chunk (paragraphs kept whole if they fit)."""
-    max_file_mb: float = 20.0
-    """QA_MAX_FILE_MB: larger files are refused with a clear message."""
-    hnsw_ef_search: int = 200
-    """QA_HNSW_EF_SEARCH: HNSW search breadth (recall vs latency; see bench/retrieval_scale.py)."""
-    hnsw_ef_construction: int = 200
-    hnsw_max_neighbors: int = 32
-    top_k: int = 5
-    """QA_TOP_K: passages retrieved per question."""
-    retrieval: str = "hybrid"
-    """QA_RETRIEVAL: 'dense', 'keyword', 'hybrid' (BM25 and dense fused by rank) or 'rerank'
-    (hybrid, re-ordered by each chunk's best sentence)."""
-    llm: str = "embedded"
-    """QA_LLM: 'embedded' (packaged 1.5B), 'embedded:0.5b', 'openai:MODEL', 'ollama:MODEL',
-    'fake'."""
-    llm_threads: int = 2
-    """QA_LLM_THREADS: CPU threads for the embedded model."""
-    llm_ctx: int = 4096
-    """QA_LLM_CTX: context window of the embedded model."""
-    llm_model_path: Path | None = None
-    """QA_LLM_MODEL_PATH: a GGUF file to use instead of the packaged model."""
-    models_dir: Path = field(default_factory=default_models_dir)
-    """QA_MODELS_DIR: where packaged generator models are joined and hash-checked, once per
-    machine (default ~/.cache/newsqa/models); independent of data_dir, so every store shares
-    one copy of the 1.1 GB file."""
-    host: str = "127.0.0.1"
-    """QA_HOST, else GRADIO_SERVER_NAME: interface the web app listens on (loopback only unless
-    told otherwise)."""
-    port: int = 7860
-    """QA_PORT, else GRADIO_SERVER_PORT: web app port."""
-    auth: tuple[str, str] | None = None
-    """QA_AUTH: optional 'user:password' for the web app's basic login."""
+    ``Settings()`` is the defaults, without reading the environment."""
+
+    data_dir: Path = _setting(
+        "QA_DATA_DIR", factory=default_data_dir, parse=_path,
+        shown="`./data` (current folder)",
+        doc="the embedded Chroma store and uploads (`qa --data-dir`); never a model")
+    chroma_url: str | None = _setting(
+        "QA_CHROMA_URL", shown="—",
+        doc="use a Chroma server instead, e.g. `http://127.0.0.1:8000`")
+    collection: str = _setting(
+        "QA_COLLECTION", "newsqa", shown="`newsqa`",
+        doc="collection name (3-512 characters of `[a-zA-Z0-9._-]`)")
+    corpus_dir: Path = _setting(
+        "QA_CORPUS_DIR", factory=sample_corpus_dir, parse=_path,
+        shown="the shipped sample article", doc="what `QA_SEED_CORPUS=1` adds to an empty store")
+    seed_corpus: bool = _setting(
+        "QA_SEED_CORPUS", False, parse=_bool, shown="`0`",
+        doc="`1`: give an empty store the sample article first (`./start.sh` sets it; "
+            "`qa --with-sample`)")
+    embedder: str = _setting(
+        "QA_EMBEDDER", "all-MiniLM-L6-v2", shown="`all-MiniLM-L6-v2`",
+        doc="packaged embedder, or a local sentence-transformers folder")
+    embed_batch_size: int = _setting(
+        "QA_EMBED_BATCH", 32, parse=_int, check=_at_least(1), shown="`32`",
+        doc="sentences per encode batch")
+    chunk_size: int = _setting(
+        "QA_CHUNK_SIZE", 1000, parse=_int, check=_at_least(1), shown="`1000`",
+        doc="maximum characters per chunk (a longer sentence is split at whitespace)")
+    max_file_mb: float = _setting(
+        "QA_MAX_FILE_MB", 20.0, parse=_float, check=_at_least(0), shown="`20`",
+        doc="larger files are refused")
+    hnsw_ef_search: int = _setting(
+        "QA_HNSW_EF_SEARCH", 200, parse=_int, check=_at_least(1), shown="`200`",
+        doc="HNSW search breadth: recall against latency (see benchmarks)")
+    hnsw_ef_construction: int = _setting(
+        "QA_HNSW_EF_CONSTRUCTION", 200, parse=_int, check=_at_least(1), shown="`200`",
+        doc="HNSW build breadth, for a new store")
+    hnsw_max_neighbors: int = _setting(
+        "QA_HNSW_MAX_NEIGHBORS", 32, parse=_int, check=_at_least(2), shown="`32`",
+        doc="HNSW links per vector, for a new store")
+    top_k: int = _setting(
+        "QA_TOP_K", 5, parse=_int, check=_at_least(1), shown="`5`",
+        doc="passages retrieved per question (and `qa search`'s default `-k`)")
+    retrieval: str = _setting(
+        "QA_RETRIEVAL", "hybrid", check=_one_of(RETRIEVAL_MODES), shown="`hybrid`",
+        doc="`dense`, `keyword` (BM25), `hybrid` (both, fused by rank) or `rerank` (hybrid, "
+            "re-ordered by each chunk's best sentence)")
+    llm: str = _setting(
+        "QA_LLM", "embedded", check=_llm_spec, shown="`embedded`",
+        doc="answer generator: `embedded`, `embedded:0.5b`, `openai:MODEL`, `ollama:MODEL`, "
+            "`fake`")
+    llm_threads: int = _setting(
+        "QA_LLM_THREADS", 2, parse=_int, check=_at_least(1), shown="`2`",
+        doc="CPU threads for the embedded generator")
+    llm_ctx: int = _setting(
+        "QA_LLM_CTX", 4096, parse=_int, check=_at_least(512), shown="`4096`",
+        doc="context window of the embedded generator")
+    llm_model_path: Path | None = _setting(
+        "QA_LLM_MODEL_PATH", parse=_path, shown="—",
+        doc="a GGUF file to run instead of the packaged model")
+    models_dir: Path = _setting(
+        "QA_MODELS_DIR", factory=default_models_dir, parse=_path,
+        shown="`~/.cache/newsqa/models` (or `$XDG_CACHE_HOME/newsqa/models`)",
+        doc="where the packaged GGUF is joined (once per machine, shared by every store) and "
+            "sha256-checked")
+    openai_base_url: str | None = _setting(
+        "OPENAI_BASE_URL", shown="OpenAI's",
+        doc="the server of `QA_LLM=openai:MODEL` (OpenAI, vLLM, llama.cpp's server)")
+    openai_api_key: str | None = _setting(
+        "OPENAI_API_KEY", shown="—", secret=True,
+        doc="its key (local servers accept any)")
+    ollama_host: str | None = _setting(
+        "OLLAMA_HOST", shown="`http://127.0.0.1:11434`",
+        doc="the server of `QA_LLM=ollama:MODEL`")
+    host: str = _setting(
+        "QA_HOST", "127.0.0.1", fallback="GRADIO_SERVER_NAME",
+        shown="`GRADIO_SERVER_NAME`, else `127.0.0.1`",
+        doc="where the web app listens (`qa serve --host`): loopback unless told otherwise")
+    port: int = _setting(
+        "QA_PORT", 7860, parse=_int, check=_port, fallback="GRADIO_SERVER_PORT",
+        shown="`GRADIO_SERVER_PORT`, else `7860`", doc="the web app's port (`qa serve --port`)")
+    no_server: bool = _setting(
+        "QA_NO_SERVER", False, parse=_bool, shown="`0`",
+        doc="`1`: `qa search`, `ask` and `chat` never go through a running app for the same "
+            "store (as `--local`)")
+    auth: tuple[str, str] | None = _setting(
+        "QA_AUTH", parse=_auth, shown="—", secret=True,
+        doc="`user:password` turns on the web app's login")
 
     @classmethod
     def from_env(cls) -> Settings:
-        model_path = os.environ.get("QA_LLM_MODEL_PATH", "").strip()
-        data_dir = Path(_env("QA_DATA_DIR", str(default_data_dir()))).expanduser()
-        return cls(
-            data_dir=data_dir,
-            models_dir=Path(_env("QA_MODELS_DIR", str(default_models_dir()))).expanduser(),
-            chroma_url=os.environ.get("QA_CHROMA_URL", "").strip() or None,
-            collection=_env("QA_COLLECTION", "newsqa"),
-            corpus_dir=Path(_env("QA_CORPUS_DIR", str(sample_corpus_dir()))).expanduser(),
-            seed_corpus=_env_bool("QA_SEED_CORPUS", False),
-            embedder=_env("QA_EMBEDDER", "all-MiniLM-L6-v2"),
-            embed_batch_size=_env_int("QA_EMBED_BATCH", 32),
-            chunk_size=_env_int("QA_CHUNK_SIZE", 1000),
-            max_file_mb=_env_float("QA_MAX_FILE_MB", 20.0),
-            hnsw_ef_search=_env_int("QA_HNSW_EF_SEARCH", 200),
-            hnsw_ef_construction=_env_int("QA_HNSW_EF_CONSTRUCTION", 200),
-            hnsw_max_neighbors=_env_int("QA_HNSW_MAX_NEIGHBORS", 32),
-            top_k=_env_int("QA_TOP_K", 5),
-            retrieval=_env("QA_RETRIEVAL", "hybrid"),
-            llm=_env("QA_LLM", "embedded"),
-            llm_threads=_env_int("QA_LLM_THREADS", 2),
-            llm_ctx=_env_int("QA_LLM_CTX", 4096),
-            llm_model_path=Path(model_path).expanduser() if model_path else None,
-            # Gradio's own variables, which hosting platforms set, count when ours are unset
-            host=_env("QA_HOST", _env("GRADIO_SERVER_NAME", "127.0.0.1")),
-            port=_env_int("QA_PORT", _env_int("GRADIO_SERVER_PORT", 7860)),
-            auth=_auth(os.environ.get("QA_AUTH", "")),
-        )
+        """Every setting from its variable (an empty one counts as unset), checked."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            meta = f.metadata
+            name = meta["env"]
+            raw = os.environ.get(name, "").strip()
+            if not raw and meta["fallback"]:
+                name = meta["fallback"]
+                raw = os.environ.get(name, "").strip()
+            if not raw:
+                continue
+            try:
+                value = meta["parse"](raw)
+                problem = meta["check"](value) if meta["check"] else None
+            except ValueError as exc:
+                problem = str(exc)
+            if problem:
+                shown = "…" if f.repr is False else repr(raw)
+                raise ConfigError(f"{name} {problem}, got {shown}")
+            values[f.name] = value
+        return cls(**values)
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def settings_table() -> str:
+    """The README's table of settings, from the fields above."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for f in fields(Settings):
+        m = f.metadata
+        rows.append(f"| `{m['env']}` | {m['shown']} | {m['doc']} |")
+    return "\n".join(rows)
+

@@ -9,11 +9,12 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.config import Settings
 from qa.errors import InputError, QAError, StoreError
 from qa.index.bm25 import KeywordIndex
-from qa.index.embedder import PackagedEmbeddings
+from qa.index.embedder import Embedder
 from qa.index.store import (
     ChromaStore,
     FolderClaim,
@@ -26,7 +27,22 @@ from qa.index.store import (
 )
 from qa.ingest.chunking import chunk_text
 from qa.ingest.loaders import expand_paths, load_file, pasted
-from qa.types import AddOutcome, AddReport, Article, DocumentInfo, Passage
+from qa.text.dates import iso_date
+from qa.types import (
+    AddOutcome,
+    AddReport,
+    Answer,
+    Article,
+    DocumentInfo,
+    Passage,
+    StreamEvent,
+    final_answer,
+)
+
+if TYPE_CHECKING:  # the answer chain is imported on the first question, not with the store
+    from langchain_core.language_models import BaseChatModel
+
+    from qa.answer.chain import HistoryItem, Retrieve
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +51,8 @@ Progress = Callable[[int, int], None]
 
 _GROUP_CHUNKS = 256  # chunks embedded and written together: big batches, bounded memory
 MAX_QUESTION_CHARS = 2000
+_Todo = tuple[int, PreparedDoc, str]
+"""A planned write: (index of the input, the prepared document, its status once written)."""
 
 
 class KnowledgeBase:
@@ -45,17 +63,26 @@ class KnowledgeBase:
 
     ``exclusive=True`` (the web app) claims an embedded folder for this process: while it is
     open, writes from other processes are refused with a message that says to add through the
-    app (see ``qa/store.py``, "one embedded folder, one app").
+    app (see ``qa/index/store.py``, "one embedded folder, one app").
+
+    ``llm`` is the chat model that answers (any LangChain ``BaseChatModel``, e.g.
+    ``qa.llm.fake.FakeChatModel`` in tests); by default the one ``settings.llm`` names is
+    loaded on the first question.
     """
 
     def __init__(
-        self, settings: Settings, *, rebuild_index: bool = False, exclusive: bool = False
+        self,
+        settings: Settings,
+        *,
+        llm: BaseChatModel | None = None,
+        rebuild_index: bool = False,
+        exclusive: bool = False,
     ):
         self.settings = settings
         self._claim: FolderClaim | None = None
         if exclusive and not settings.chroma_url:  # claimed before anything is read
             self._claim = FolderClaim.acquire(settings.data_dir)
-        self.embeddings = PackagedEmbeddings(settings.embedder, settings.embed_batch_size)
+        self.embeddings = Embedder(settings.embedder, settings.embed_batch_size)
         try:
             passive = (self._claim is None and not settings.chroma_url
                        and app_holding(settings.data_dir) is not None)
@@ -65,7 +92,7 @@ class KnowledgeBase:
             self.close()
             raise
         self._keyword = KeywordIndex()
-        self._chat_model = None
+        self._chat_model = llm
         self._llm_lock = threading.Lock()
         self.seed_report: AddReport | None = None
         """What seeding the sample article added when this store was opened, if anything."""
@@ -158,8 +185,22 @@ class KnowledgeBase:
     def add_articles(
         self, items: Iterable[Article | InputError], *, progress: Progress | None = None
     ) -> AddReport:
-        """Index articles; InputErrors among them are reported as failed outcomes."""
+        """Index articles; InputErrors among them are reported as failed outcomes.
+
+        Two steps under the write lock: plan (which documents are new, changed or unchanged,
+        chunked), then commit (embed and write them in groups, each document visible only at
+        its catalog commit)."""
         items = list(items)
+        with self._write_lock():
+            outcomes, todo = self._plan(items)
+            self._commit(todo, outcomes, progress)
+        return AddReport([o for o in outcomes if o is not None])
+
+    def _plan(
+        self, items: list[Article | InputError]
+    ) -> tuple[list[AddOutcome | None], list[_Todo]]:
+        """Outcomes known before writing (failed, unchanged) and the documents to write, with
+        the status each gets once written. Of several inputs from one source, the last wins."""
         outcomes: list[AddOutcome | None] = [None] * len(items)
         last_index: dict[str, int] = {}
         for i, item in enumerate(items):
@@ -167,55 +208,68 @@ class KnowledgeBase:
                 outcomes[i] = AddOutcome(item.origin, "failed", error=item.reason)
             else:
                 last_index[doc_id_for(item.source)] = i
-        todo: list[tuple[int, PreparedDoc, str]] = []  # (input index, doc, status if written)
-        with self._write_lock():
-            for i, item in enumerate(items):
-                if isinstance(item, InputError):
-                    continue
-                doc_id = doc_id_for(item.source)
-                if last_index[doc_id] != i:
-                    outcomes[i] = AddOutcome(
-                        item.origin, "failed", doc_id, item.title,
-                        error=f"same source ({item.source}) as a later document in this add; "
-                        "the later one was kept",
-                    )
-                    continue
-                version = version_for(item, self._chunking)
-                live = self.store.version_of(doc_id, refresh=True)
-                if live == version:
-                    outcomes[i] = AddOutcome(
-                        item.origin, "unchanged", doc_id, item.title,
-                        chunks=self.store.count_chunks(doc_id), warnings=item.warnings,
-                    )
-                    continue
-                chunks = chunk_text(item.text, self.settings.chunk_size)
-                todo.append(
-                    (i, PreparedDoc(item, doc_id, version, chunks),
-                     "replaced" if live else "added")
+        todo: list[_Todo] = []
+        for i, item in enumerate(items):
+            if isinstance(item, InputError):
+                continue
+            doc_id = doc_id_for(item.source)
+            if last_index[doc_id] != i:
+                outcomes[i] = AddOutcome(
+                    item.origin, "failed", doc_id, item.title,
+                    error=f"same source ({item.source}) as a later document in this add; "
+                    "the later one was kept",
                 )
-            total = len(todo)
-            done = 0
+                continue
+            version = version_for(item, self._chunking)
+            live = self.store.version_of(doc_id, refresh=True)
+            if live == version:
+                outcomes[i] = AddOutcome(
+                    item.origin, "unchanged", doc_id, item.title,
+                    chunks=self.store.count_chunks(doc_id), warnings=item.warnings,
+                )
+                continue
+            todo.append((i, self._prepare(item, doc_id, version), "replaced" if live else "added"))
+        return outcomes, todo
+
+    def _prepare(self, article: Article, doc_id: str, version: str) -> PreparedDoc:
+        return PreparedDoc(article, doc_id, version,
+                           chunk_text(article.text, self.settings.chunk_size))
+
+    def _commit(
+        self,
+        todo: Sequence[_Todo],
+        outcomes: list[AddOutcome | None],
+        progress: Progress | None,
+        *,
+        keep_going: bool = True,
+    ) -> None:
+        """Write the planned documents in groups and record each one's outcome. A group the
+        store refuses is reported failed and the others are still written (``keep_going``),
+        or the error is raised (re-indexing, which must not end half done and unmarked)."""
+        total = len(todo)
+        done = 0
+        if progress:
+            progress(0, total)
+        for group in _groups(todo):
+            try:
+                self.store.write([doc for _, doc, _ in group])
+            except Exception as exc:  # store failure: report, keep what committed
+                if not keep_going:
+                    raise
+                for i, doc, _ in group:
+                    outcomes[i] = AddOutcome(
+                        doc.article.origin, "failed", doc.doc_id, doc.article.title,
+                        error=f"could not write to the store ({exc})",
+                    )
+            else:
+                for i, doc, status in group:
+                    outcomes[i] = AddOutcome(
+                        doc.article.origin, status, doc.doc_id, doc.article.title,  # type: ignore[arg-type]
+                        chunks=len(doc.chunks), warnings=doc.article.warnings,
+                    )
+            done += len(group)
             if progress:
-                progress(0, total)
-            for group in _groups(todo):
-                try:
-                    self.store.write([doc for _, doc, _ in group])
-                except Exception as exc:  # store failure: report, keep what committed
-                    for i, doc, _ in group:
-                        outcomes[i] = AddOutcome(
-                            doc.article.origin, "failed", doc.doc_id, doc.article.title,
-                            error=f"could not write to the store ({exc})",
-                        )
-                else:
-                    for i, doc, status in group:
-                        outcomes[i] = AddOutcome(
-                            doc.article.origin, status, doc.doc_id, doc.article.title,  # type: ignore[arg-type]
-                            chunks=len(doc.chunks), warnings=doc.article.warnings,
-                        )
-                done += len(group)
-                if progress:
-                    progress(done, total)
-        return AddReport([o for o in outcomes if o is not None])
+                progress(done, total)
 
     # -- managing ----------------------------------------------------------------------------
     def documents(self) -> list[DocumentInfo]:
@@ -238,37 +292,25 @@ class KnowledgeBase:
         return self.store.article(doc_id)[1]
 
     def reindex(self, progress: Progress | None = None) -> AddReport:
-        """Re-chunk and re-embed every stored article (after changing embedder or chunking)."""
+        """Re-chunk and re-embed every stored article (after changing embedder or chunking):
+        the chunk collection is rebuilt, then every article goes through the add's commit."""
         with self._write_lock():
             records = list(self.store.all_articles())
-            self.store.set_meta("reindexing", True)
+            self.store.set_meta("reindexing", True)  # in the catalog: the reset keeps it
             self.store.reset_chunks()
-            self.store.set_meta("reindexing", True)
-            docs = []
-            for doc_id, meta, text in records:
+            todo: list[_Todo] = []
+            for n, (doc_id, meta, text) in enumerate(records):
                 article = Article(
                     text=text, title=meta.get("title", ""), source=meta.get("source", ""),
                     published=meta.get("published") or None, origin=meta.get("source", doc_id),
                 )
-                docs.append(
-                    PreparedDoc(article, doc_id, version_for(article, self._chunking),
-                                chunk_text(text, self.settings.chunk_size))
-                )
-            report = AddReport()
-            done = 0
-            for group in _groups([(0, d, "replaced") for d in docs]):
-                self.store.write([d for _, d, _ in group])
-                done += len(group)
-                report.outcomes += [
-                    AddOutcome(d.article.origin, "replaced", d.doc_id, d.article.title,
-                               chunks=len(d.chunks))
-                    for _, d, _ in group
-                ]
-                if progress:
-                    progress(done, len(docs))
+                todo.append((n, self._prepare(article, doc_id,
+                                              version_for(article, self._chunking)), "replaced"))
+            outcomes: list[AddOutcome | None] = [None] * len(todo)
+            self._commit(todo, outcomes, progress, keep_going=False)
             self.store.set_meta("reindexing", False)
             self.store.set_meta("seeded", True)
-        return report
+        return AddReport([o for o in outcomes if o is not None])
 
     def seed(self) -> AddReport | None:
         """Index the sample corpus (``settings.corpus_dir``) the first time the store is opened
@@ -313,17 +355,16 @@ class KnowledgeBase:
             raise QAError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
         vector = self.embeddings.embed_query(question)
         if as_of is not None:
-            from qa.ingest.loaders import parse_date
-
-            as_of = parse_date(as_of)
+            as_of = iso_date(as_of)
             if as_of is None:
                 raise QAError("as_of must be a date such as 2023-01-13")
         return search(self.store, self._keyword, vector, question, k, mode, as_of,
                       encode=self.embeddings.encode)
 
     # -- answering ---------------------------------------------------------------------------
-    def chat_model(self):
-        """The configured chat model, loaded once per knowledge base."""
+    def chat_model(self) -> BaseChatModel:
+        """The chat model that answers: the one given as ``llm``, else the configured one,
+        loaded once per knowledge base."""
         with self._llm_lock:
             if self._chat_model is None:
                 from qa.llm.backends import get_chat_model
@@ -331,31 +372,47 @@ class KnowledgeBase:
                 self._chat_model = get_chat_model(self.settings)
             return self._chat_model
 
-    def stream(self, question: str, history=None, *, as_of: str | None = None):
+    def stream(
+        self,
+        question: str,
+        history: Sequence[HistoryItem] | None = None,
+        *,
+        as_of: str | None = None,
+        k: int | None = None,
+        llm: BaseChatModel | None = None,
+        wrap_retrieve: Callable[[Retrieve], Retrieve] | None = None,
+    ) -> Iterator[StreamEvent]:
         """Events for one answer: the instant extractive answer, model tokens, the final
-        checked Answer (see qa.types)."""
-        from qa.answer import chain as answer
+        checked Answer (see ``qa.types``). ``k`` passages (default QA_TOP_K); ``llm`` answers
+        this question instead of :meth:`chat_model`; ``wrap_retrieve`` wraps the search the
+        chain calls (the web app reports its stages through it)."""
+        from qa.answer import chain
 
         question = check_question(question)
+        settings = self.settings.with_(top_k=int(k)) if k else self.settings
 
-        def retrieve(q: str, k: int) -> list[Passage]:
-            return self.retrieve(q, k, as_of=as_of)
+        def retrieve(q: str, n: int) -> list[Passage]:
+            return self.retrieve(q, n, as_of=as_of)
 
-        yield from answer.stream(
-            question, history, retrieve=retrieve, settings=self.settings,
-            llm=self.chat_model(), as_of=as_of,
+        yield from chain.stream(
+            question, history, retrieve=wrap_retrieve(retrieve) if wrap_retrieve else retrieve,
+            settings=settings, llm=llm or self.chat_model(), as_of=as_of,
+            embedder=self.embeddings,
         )
 
-    def ask(self, question: str, history=None, *, as_of: str | None = None):
+    def ask(
+        self,
+        question: str,
+        history: Sequence[HistoryItem] | None = None,
+        *,
+        as_of: str | None = None,
+        k: int | None = None,
+        llm: BaseChatModel | None = None,
+    ) -> Answer:
         """The checked, cited Answer (or a refusal) to a question; history is a list of
-        (role, text) turns for follow-ups; as_of as in :meth:`retrieve`."""
-        from qa.types import FinalEvent
-
-        final = None
-        for event in self.stream(question, history, as_of=as_of):
-            if isinstance(event, FinalEvent):
-                final = event.answer
-        return final
+        (role, text) turns for follow-ups; as_of as in :meth:`retrieve`; ``k`` and ``llm`` as
+        in :meth:`stream`."""
+        return final_answer(self.stream(question, history, as_of=as_of, k=k, llm=llm))
 
     def as_retriever(self, k: int | None = None):
         """This knowledge base as a LangChain retriever, for use in other chains."""
@@ -375,10 +432,8 @@ def check_question(question: str) -> str:
     return question
 
 
-def _groups(
-    todo: Sequence[tuple[int, PreparedDoc, str]],
-) -> Iterator[list[tuple[int, PreparedDoc, str]]]:
-    group: list[tuple[int, PreparedDoc, str]] = []
+def _groups(todo: Sequence[_Todo]) -> Iterator[list[_Todo]]:
+    group: list[_Todo] = []
     size = 0
     for item in todo:
         group.append(item)
@@ -396,17 +451,19 @@ def open_kb(
     settings: Settings | None = None,
     seed: bool | None = None,
     exclusive: bool = False,
+    llm: BaseChatModel | None = None,
 ) -> KnowledgeBase:
     """Open (or create) the knowledge base.
 
     With ``seed=True`` (default: QA_SEED_CORPUS, off) an empty store is first given the sample
     article (QA_CORPUS_DIR); ``kb.seed_report`` then says what was added. ``exclusive``: see
-    :class:`KnowledgeBase` (the web app opens its store this way).
+    :class:`KnowledgeBase` (the web app opens its store this way); ``llm``: the chat model
+    that answers (default: the one QA_LLM names).
     """
     settings = settings or Settings.from_env()
     if data_dir is not None:
         settings = settings.with_(data_dir=Path(data_dir).expanduser())
-    kb = KnowledgeBase(settings, exclusive=exclusive)
+    kb = KnowledgeBase(settings, llm=llm, exclusive=exclusive)
     try:
         if kb.store.get_meta("reindexing"):
             raise QAError("a re-index was interrupted; run `qa reindex` to finish it")

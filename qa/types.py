@@ -5,8 +5,11 @@ Frozen dataclasses so a value handed to a caller can never be changed behind the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Literal
+
+from qa.errors import QAError
 
 
 @dataclass(frozen=True)
@@ -255,3 +258,15 @@ class FinalEvent:
 
 
 StreamEvent = ExtractiveEvent | TokenEvent | FinalEvent
+
+
+def final_answer(events: Iterable[StreamEvent]) -> Answer:
+    """The checked ``Answer`` at the end of an answer stream (``kb.stream``): what every caller
+    that does not show the tokens as they come wants."""
+    final: Answer | None = None
+    for event in events:
+        if isinstance(event, FinalEvent):
+            final = event.answer
+    if final is None:
+        raise QAError("the answer chain ended without an answer")
+    return final

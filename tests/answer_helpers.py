@@ -12,10 +12,12 @@ import re
 import numpy as np
 from testdata import SEED
 
-from qa.index import sentence_vectors
+from qa.index.embedder import Embedder
 from qa.types import Passage
 
 SEED_DATE = "2020-06-16"
+EMBEDDER = Embedder()
+"""The default embedder, as the knowledge base makes it from default settings."""
 
 
 def seed_article() -> tuple[str, str]:
@@ -59,10 +61,10 @@ class DenseRetriever:
 
     def __init__(self, passages: list[Passage]):
         self.passages = passages
-        self.vectors = sentence_vectors.encode([p.text for p in passages])
+        self.vectors = EMBEDDER.encode([p.text for p in passages])
 
     def __call__(self, question: str, k: int) -> list[Passage]:
-        q = sentence_vectors.encode([question])[0]
+        q = EMBEDDER.encode([question])[0]
         scores = self.vectors @ q
         order = np.argsort(-scores)[:k]
         return [_with_score(self.passages[i], float(scores[i])) for i in order]

@@ -1,8 +1,16 @@
-"""Shared fixtures: a fresh store folder per test, the real embedder, the real Chroma."""
+"""Shared fixtures and helpers: a fresh store folder per test, the real embedder, the real
+Chroma; the web app in a subprocess, headless Chromium, a read-only store folder. Test modules
+import the helpers from here, never from each other."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -80,3 +88,99 @@ def seeded_kb(seeded_dir: Path, tmp_path: Path):
     return KnowledgeBase(
         Settings.from_env().with_(data_dir=data, seed_corpus=False, chroma_url=None)
     )
+
+
+# -- the web app in a subprocess, and a browser for it --------------------------------------
+ROOT = Path(__file__).resolve().parent.parent
+RENOVATION_Q = "How much did South Korea spend to renovate the liaison office?"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(data_dir: Path, script: str = "app.py", start_s: float = 120, **env: str):
+    """Start app.py (or another launcher) on a free port; yield its URL; stop it."""
+    port = free_port()
+    full_env = {
+        **os.environ, "QA_DATA_DIR": str(data_dir), "QA_SEED_CORPUS": "1", "QA_LLM": "fake",
+        "QA_HOST": "127.0.0.1", "QA_PORT": str(port), "QA_CHROMA_URL": "", **env,
+    }
+    full_env.pop("QA_AUTH", None) if "QA_AUTH" not in env else None
+    log = open(data_dir.parent / f"app-{port}.log", "w+")
+    proc = subprocess.Popen([sys.executable, script], cwd=ROOT, env=full_env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + start_s
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"app.py exited {proc.returncode}:\n{log.read()[-3000:]}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            time.sleep(0.5)
+        else:
+            raise RuntimeError(f"{script} did not start listening within {start_s:g} s")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def check_citations(answer: dict, article: str | None = None) -> None:
+    """Every citation's quote sits inside its passage, at the offsets it claims."""
+    assert answer["citations"], answer
+    for c in answer["citations"]:
+        assert f"[{c['n']}]" in answer["answer"]
+        assert c["quote"] and c["quote"] in c["text"]
+        assert c["end"] - c["start"] == len(c["quote"])
+        if article is not None:
+            assert article[c["start"]:c["end"]] == c["quote"]
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+DESKTOP = {"viewport": {"width": 1360, "height": 900}}
+
+
+def open_browser(playwright, profile: Path, device: dict | None = None):
+    """A fresh Chromium profile, never a downloaded browser."""
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    return playwright.chromium.launch_persistent_context(
+        str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+        **(device or DESKTOP),
+    )
+
+
+# -- a read-only store folder ---------------------------------------------------------------
+QA_COMMAND = str(Path(sys.executable).with_name("qa"))
+
+
+def read_only_qa(data: Path, *argv: str) -> subprocess.CompletedProcess:
+    """Run `qa` with ``data`` mounted read-only (a private mount namespace: works as root)."""
+    script = f'mount --bind -o ro "{data}" "{data}" && exec "$@"'
+    return subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script, "sh", QA_COMMAND, "--data-dir", str(data), *argv],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "QA_SEED_CORPUS": "1", "QA_LLM": "fake", "QA_CHROMA_URL": ""},
+    )
+
+
+def can_mount_read_only(tmp_path: Path) -> bool:
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    done = subprocess.run(["unshare", "-rm", "sh", "-c",
+                           f'mount --bind -o ro "{probe}" "{probe}" && ! touch "{probe}/x"'],
+                          capture_output=True)
+    return done.returncode == 0

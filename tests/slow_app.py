@@ -15,7 +15,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.kb import KnowledgeBase  # noqa: E402
 from qa.llm.fake import FakeChatModel, grounded_reply  # noqa: E402
 
 
@@ -38,12 +37,10 @@ class SlowFake(FakeChatModel):
             yield type(chunk)(message=type(chunk.message)(content=" and"))
 
 
-KnowledgeBase.chat_model = lambda self: SlowFake(function=grounded_reply)
-
 if __name__ == "__main__":
     from qa.config import offline_environment
 
     offline_environment()  # as app.py does, before gradio is imported
-    from qa.web.server import main
+    from qa.web.server import serve
 
-    sys.exit(main())
+    serve(llm=SlowFake(function=grounded_reply))

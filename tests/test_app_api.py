@@ -7,64 +7,19 @@ checked end to end (retrieval, citation checking, refusal) without waiting for a
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from conftest import RENOVATION_Q, check_citations, running_app
 
 pytestmark = pytest.mark.slow
 
 gradio_client = pytest.importorskip("gradio_client")
 
 ROOT = Path(__file__).resolve().parent.parent
-RENOVATION_Q = "How much did South Korea spend to renovate the liaison office?"
 OFF_TOPIC_Q = "Who won the 2018 World Cup?"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def running_app(data_dir: Path, script: str = "app.py", start_s: float = 120, **env: str):
-    """Start app.py (or another launcher) on a free port; yield its URL; stop it."""
-    port = free_port()
-    full_env = {
-        **os.environ, "QA_DATA_DIR": str(data_dir), "QA_SEED_CORPUS": "1", "QA_LLM": "fake",
-        "QA_HOST": "127.0.0.1", "QA_PORT": str(port), "QA_CHROMA_URL": "", **env,
-    }
-    full_env.pop("QA_AUTH", None) if "QA_AUTH" not in env else None
-    log = open(data_dir.parent / f"app-{port}.log", "w+")
-    proc = subprocess.Popen([sys.executable, script], cwd=ROOT, env=full_env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + start_s
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"app.py exited {proc.returncode}:\n{log.read()[-3000:]}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                break
-            time.sleep(0.5)
-        else:
-            raise RuntimeError(f"{script} did not start listening within {start_s:g} s")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -76,17 +31,6 @@ def app_url(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(app_url):
     return gradio_client.Client(app_url, verbose=False)
-
-
-def check_citations(answer: dict, article: str | None = None) -> None:
-    """Every citation's quote sits inside its passage, at the offsets it claims."""
-    assert answer["citations"], answer
-    for c in answer["citations"]:
-        assert f"[{c['n']}]" in answer["answer"]
-        assert c["quote"] and c["quote"] in c["text"]
-        assert c["end"] - c["start"] == len(c["quote"])
-        if article is not None:
-            assert article[c["start"]:c["end"]] == c["quote"]
 
 
 def test_named_endpoints_are_listed(client):

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
-from test_app_api import RENOVATION_Q, check_citations, running_app
+from conftest import RENOVATION_Q, check_citations, running_app
 
 from qa.web import uploads
 

@@ -14,23 +14,16 @@ Screenshots go to the test's temp folder (``scripts/screenshots.py`` makes the R
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import pytest
-from test_app_api import RENOVATION_Q, running_app
+from conftest import CHROMIUM, RENOVATION_Q, open_browser, running_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 START_S = 400
 """Seconds the app may take to start: minutes on a machine busy with other test runs."""
 PAGE_MS = 120_000
 """Milliseconds the page may take to render (the same busy machine)."""
-DESKTOP = {"viewport": {"width": 1360, "height": 900}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
          "device_scale_factor": 2}
 
@@ -41,15 +34,6 @@ pytestmark = [
         reason="Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)",
     ),
 ]
-
-
-def open_browser(playwright, profile: Path, device: dict | None = None):
-    """A fresh Chromium profile, never a downloaded browser."""
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    return playwright.chromium.launch_persistent_context(
-        str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-        **(device or DESKTOP),
-    )
 
 
 def ask(page, question: str, timeout: int = 180_000):

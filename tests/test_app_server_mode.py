@@ -16,7 +16,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 import pytest
 from chroma_server import ChromaServer
-from test_app_api import RENOVATION_Q, check_citations, running_app
+from conftest import RENOVATION_Q, check_citations, running_app
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from test_hardening import _can_mount_read_only, _read_only
+from conftest import can_mount_read_only, read_only_qa
 
 from qa.cli import main
 from qa.errors import NotFoundError, QAError, StoreError
@@ -252,13 +252,13 @@ def newline_in_a_file_name(env: Env):
 
 def read_only_store(env: Env):
     """6: a read-only store: `qa list` and `qa search` work; `qa add` says read-only"""
-    if shutil.which("unshare") is None or not _can_mount_read_only(env.work):
+    if shutil.which("unshare") is None or not can_mount_read_only(env.work):
         pytest.skip("needs unshare and a private read-only bind mount")
     data = env.work / "ro-data"
     shutil.copytree(env.data, data, ignore=shutil.ignore_patterns(".app.lock", "uploads"))
-    out = _read_only(data, "list")
+    out = read_only_qa(data, "list")
     assert out.returncode == 0 and "North Korea" in out.stdout, out.stderr
-    out = _read_only(data, "add", "--text", "New.", "--title", "New")
+    out = read_only_qa(data, "add", "--text", "New.", "--title", "New")
     assert out.returncode == 1 and "read-only" in out.stderr and "rebuild" not in out.stderr
 
 

@@ -156,8 +156,7 @@ def test_unusual_unicode_questions_are_answered_or_refused_never_crash(seeded_kb
 
     passages = seeded_kb.retrieve(question, k=3)
     assert len(passages) == 3
-    seeded_kb._chat_model = FakeChatModel(function=grounded_reply)
-    answer = seeded_kb.ask(question)
+    answer = seeded_kb.ask(question, llm=FakeChatModel(function=grounded_reply))
     assert isinstance(answer.text, str) and answer.text
     assert answer.refused or answer.citations
 

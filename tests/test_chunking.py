@@ -3,8 +3,9 @@ import json
 import pytest
 from testdata import EVAL_MINI, SEED
 
-from qa.ingest.chunking import chunk_text, sentence_spans
+from qa.ingest.chunking import chunk_text
 from qa.ingest.loaders import load_file
+from qa.text.sentences import split_sentences
 
 
 def _articles():
@@ -47,7 +48,7 @@ def test_sentences_are_never_cut():
     )
     text = "Intro paragraph.\n\n" + long_para + "\n\nClosing paragraph."
     chunks = chunk_text(text, 300)
-    sentences = [text[s:e] for s, e in sentence_spans(text)]
+    sentences = [s.text for s in split_sentences(text)]
     for c in chunks:
         assert len(c.text) <= 300
         assert c.text.rstrip().endswith((".", "!", "?")), c.text[-40:]

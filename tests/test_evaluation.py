@@ -67,16 +67,16 @@ def test_retrieval_only_run_writes_report_and_reuses_its_store(tiny_set, tmp_pat
     assert json.loads((out / "summary.json").read_text())["meta"]["articles_unchanged"] == 2
 
 
-def test_full_run_with_the_fake_model(tiny_set, tmp_path, capsys, monkeypatch):
-    from qa.kb import KnowledgeBase
+def test_full_run_with_the_fake_model(tiny_set, tmp_path, settings):
+    from qa.eval.report import write_report
+    from qa.eval.run import run, summarize
     from qa.llm.fake import FakeChatModel
 
     fake = FakeChatModel(function=lambda messages: "The FDA added sesame seeds [1].")
-    monkeypatch.setattr(KnowledgeBase, "chat_model", lambda self: fake)
     out = tmp_path / "report"
-    argv = ["--data-dir", str(tmp_path / "data"), "eval", str(tiny_set), "--llm", "fake",
-            "--out", str(out)]
-    assert main(argv) == 0
+    results, meta = run(tiny_set, settings=settings, k=5, retrieval="hybrid",
+                        retrieval_only=False, choices=False, limit=None, out_dir=out, llm=fake)
+    write_report(results, summarize(results, meta), out)
     summary = json.loads((out / "summary.json").read_text())
     for key in ("accuracy", "accuracy_ci95", "partial_accuracy", "false_refusal_rate",
                 "refusal_rate_unanswerable",

@@ -16,6 +16,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import (
+    CHROMIUM,
+    RENOVATION_Q,
+    can_mount_read_only,
+    open_browser,
+    read_only_qa,
+    running_app,
+)
 
 from qa.cli import main
 from qa.config import Settings
@@ -91,7 +99,6 @@ def test_app_keeps_answering_when_qa_add_runs_beside_it(seeded_dir, tmp_path):
     another shell, then ask in the app. Before: every /ask failed with Chroma's "Error
     finding id". Now `qa add` is refused with one line, and the app answers."""
     gradio_client = pytest.importorskip("gradio_client")
-    from test_app_api import RENOVATION_Q, running_app
 
     data = tmp_path / "data"
     shutil.copytree(seeded_dir, data)
@@ -242,40 +249,21 @@ def test_nothing_the_cli_prints_carries_control_characters(cli, tmp_path):
 
 # -- 6: a read-only store --------------------------------------------------------------------------
 
-def _read_only(data: Path, *argv: str) -> subprocess.CompletedProcess:
-    """Run `qa` with ``data`` mounted read-only (a private mount namespace: works as root)."""
-    script = f'mount --bind -o ro "{data}" "{data}" && exec "$@"'
-    return subprocess.run(
-        ["unshare", "-rm", "sh", "-c", script, "sh", QA, "--data-dir", str(data), *argv],
-        capture_output=True, text=True, timeout=300,
-        env={**os.environ, "QA_SEED_CORPUS": "1", "QA_LLM": "fake", "QA_CHROMA_URL": ""},
-    )
-
-
-def _can_mount_read_only(tmp_path: Path) -> bool:
-    probe = tmp_path / "probe"
-    probe.mkdir()
-    done = subprocess.run(["unshare", "-rm", "sh", "-c",
-                           f'mount --bind -o ro "{probe}" "{probe}" && ! touch "{probe}/x"'],
-                          capture_output=True)
-    return done.returncode == 0
-
-
 def test_a_read_only_store_can_be_read_and_says_read_only(seeded_dir, tmp_path):
-    if shutil.which("unshare") is None or not _can_mount_read_only(tmp_path):
+    if shutil.which("unshare") is None or not can_mount_read_only(tmp_path):
         pytest.skip("needs unshare and a private read-only bind mount")
     data = tmp_path / "data"
     shutil.copytree(seeded_dir, data)
     before = sorted(p.name for p in data.rglob("*"))
-    out = _read_only(data, "list")
+    out = read_only_qa(data, "list")
     assert out.returncode == 0, out.stderr
     assert "North Korea" in out.stdout
-    out = _read_only(data, "search", "--json", "-k", "1", "How much did Seoul spend?")
+    out = read_only_qa(data, "search", "--json", "-k", "1", "How much did Seoul spend?")
     assert out.returncode == 0, out.stderr
     assert "9.78 billion won" in json.loads(out.stdout)[0]["text"]
-    out = _read_only(data, "ask", "--json", "How much did South Korea spend on the office?")
+    out = read_only_qa(data, "ask", "--json", "How much did South Korea spend on the office?")
     assert out.returncode == 0, out.stderr
-    out = _read_only(data, "add", "--text", "Some new text.", "--title", "New")
+    out = read_only_qa(data, "add", "--text", "Some new text.", "--title", "New")
     assert out.returncode == 1
     assert out.stderr.strip().count("\n") == 0 and "read-only" in out.stderr
     assert "rebuild" not in out.stderr and "move it away" not in out.stderr
@@ -394,8 +382,6 @@ def test_a_bad_setting_is_one_line_not_a_traceback(cli, monkeypatch):
 def test_removing_in_the_browser_asks_first(tmp_path):
     """Finding 7 in the Documents tab: Remove only asks; Cancel keeps; Yes, remove removes."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    from test_app_api import running_app
-    from test_app_browser import CHROMIUM, open_browser
 
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's chromium")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -153,3 +154,38 @@ def test_a_store_folder_never_holds_a_model_copy(clean_env, monkeypatch, tmp_pat
     for name in ("news", "papers", "memos"):
         files = [p for p in (tmp_path / name).rglob("*") if p.is_file()]
         assert files and not [p for p in files if p.suffix == ".gguf" or "models" in p.parts]
+
+
+def test_the_readme_settings_table_is_the_one_generated_from_the_settings():
+    from qa.config import PROJECT_ROOT, settings_table
+
+    assert settings_table() in (PROJECT_ROOT / "README.md").read_text(), (
+        "README's settings table is stale: paste `python scripts/settings_table.py`")
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("QA_TOP_K", "0", "QA_TOP_K must be at least 1, got '0'"),
+    ("QA_RETRIEVAL", "fuzzy", "QA_RETRIEVAL must be one of dense, keyword, hybrid, rerank"),
+    ("QA_SEED_CORPUS", "maybe", "QA_SEED_CORPUS must be 1 or 0"),
+    ("QA_LLM", "gpt4", "QA_LLM must be embedded, embedded:0.5b, openai:MODEL"),
+    ("QA_PORT", "70000", "QA_PORT must be a port number"),
+    ("QA_AUTH", "nopassword", 'QA_AUTH must look like "user:password", got …'),
+])
+def test_every_setting_is_checked_at_start(monkeypatch, name, value, message):
+    from qa.errors import ConfigError
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env()
+    assert str(err.value).startswith(message)
+    assert "\n" not in str(err.value)
+
+
+def test_no_module_but_the_configuration_reads_the_environment():
+    from qa.config import PACKAGE_DIR
+
+    readers = sorted(
+        str(p.relative_to(PACKAGE_DIR)) for p in PACKAGE_DIR.rglob("*.py")
+        if re.search(r"os\.environ|getenv", p.read_text()) and p.name != "config.py"
+    )
+    assert readers == []

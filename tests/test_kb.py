@@ -127,6 +127,31 @@ def test_first_open_indexes_the_shipped_corpus_once(settings):
     assert kb.documents() == []  # a user who removed it does not get it back
 
 
+def test_a_reindex_interrupted_right_after_the_reset_stays_marked(seeded_kb, monkeypatch):
+    """The "re-index interrupted" mark lives in the catalog, so dropping the chunk collection
+    (the first thing a re-index does) cannot wipe it: a crash just after still says so."""
+    from chromadb.api.client import SharedSystemClient
+
+    store = seeded_kb.store
+    reset = store.reset_chunks
+
+    def reset_then_crash():
+        reset()
+        raise KeyboardInterrupt("killed right after the reset")
+
+    monkeypatch.setattr(store, "reset_chunks", reset_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        seeded_kb.reindex()
+    SharedSystemClient.clear_system_cache()
+    with pytest.raises(QAError, match="run `qa reindex` to finish it"):
+        open_kb(settings=seeded_kb.settings)
+    SharedSystemClient.clear_system_cache()
+    report = KnowledgeBase(seeded_kb.settings).reindex()  # what `qa reindex` does
+    assert report.count("replaced") == 1
+    SharedSystemClient.clear_system_cache()
+    assert open_kb(settings=seeded_kb.settings).documents()[0].chunks > 0
+
+
 def test_another_embedder_is_refused_until_reindexed(seeded_kb, tmp_path):
     from chromadb.api.client import SharedSystemClient
 

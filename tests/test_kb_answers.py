@@ -7,10 +7,10 @@ from qa.types import ExtractiveEvent, FinalEvent, TokenEvent
 
 
 def test_ask_cites_spans_of_the_stored_article(seeded_kb):
-    seeded_kb._chat_model = FakeChatModel(
+    llm = FakeChatModel(
         outputs=["South Korea spent at least 9.78 billion won to renovate the building [1]."]
     )
-    answer = seeded_kb.ask("How much did Seoul spend on the building?")
+    answer = seeded_kb.ask("How much did Seoul spend on the building?", llm=llm)
     assert not answer.refused
     assert "9.78 billion won" in answer.text
     (citation,) = answer.citations
@@ -25,12 +25,12 @@ def test_ask_cites_spans_of_the_stored_article(seeded_kb):
 
 
 def test_stream_gives_extractive_then_tokens_then_final(seeded_kb):
-    seeded_kb._chat_model = FakeChatModel(
+    llm = FakeChatModel(
         outputs=['{"answer": "an office set up to foster better ties with South Korea", '
                  '"passage": 1, "quote": "North Korea blew up an office set up to foster '
                  'better ties with South Korea in its border town of Kaesong"}']
     )
-    events = list(seeded_kb.stream("What did North Korea blow up?"))
+    events = list(seeded_kb.stream("What did North Korea blow up?", llm=llm))
     assert isinstance(events[0], ExtractiveEvent) and events[0].answer.citations
     assert any(isinstance(e, TokenEvent) for e in events)
     final = events[-1]
@@ -41,8 +41,32 @@ def test_stream_gives_extractive_then_tokens_then_final(seeded_kb):
 
 
 def test_out_of_scope_question_is_refused_whatever_the_model_says(seeded_kb):
-    seeded_kb._chat_model = FakeChatModel(outputs=["Paris [1]."])
-    answer = seeded_kb.ask("What is the capital of France?")
+    answer = seeded_kb.ask("What is the capital of France?",
+                           llm=FakeChatModel(outputs=["Paris [1]."]))
     assert answer.refused
     assert "Paris" not in answer.text
     assert answer.passages  # the nearest passages are shown
+
+
+def test_citations_are_checked_with_the_stores_embedder(settings, monkeypatch):
+    """The evidence behind every citation is embedded by the knowledge base's own embedder
+    (the one its settings name), never by one read from the environment."""
+    from testdata import SEED
+
+    from qa.index.embedder import model_path
+    from qa.kb import KnowledgeBase
+    from qa.llm.fake import grounded_reply
+
+    folder = str(model_path("all-MiniLM-L6-v2"))  # the same weights under another name
+    kb = KnowledgeBase(settings.with_(embedder=folder),
+                       llm=FakeChatModel(function=grounded_reply))
+    kb.add(SEED)
+    encoded: list[str] = []
+    encode = kb.embeddings.encode
+    monkeypatch.setattr(kb.embeddings, "encode",
+                        lambda texts: encoded.extend(texts) or encode(texts))
+    monkeypatch.setenv("QA_EMBEDDER", "no-such-embedder")  # reading it would fail
+    answer = kb.ask("How much did Seoul spend on the building?")
+    assert not answer.refused and "9.78 billion won" in answer.text
+    assert "How much did Seoul spend on the building?" in encoded
+    assert any("9.78 billion won" in t for t in encoded)  # the passages' sentences

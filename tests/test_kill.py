@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 WRITER = textwrap.dedent(
     """
-    import sys
+    import sys, time
     from qa.config import Settings
     from qa.kb import KnowledgeBase
     s = Settings.from_env().with_(data_dir=__import__("pathlib").Path(sys.argv[1]),
@@ -23,6 +23,18 @@ WRITER = textwrap.dedent(
     kb = KnowledgeBase(s)
     def progress(done, total):
         print(f"progress {done} {total}", flush=True)
+    # Tell the parent when the second group's chunks are written but not yet committed, then
+    # wait there to be killed: the kill lands in the protocol's riskiest window.
+    write_chunks = kb.store.vectorstore.add_texts
+    groups = []
+    def add_texts(*args, **kwargs):
+        ids = write_chunks(*args, **kwargs)
+        groups.append(len(ids))
+        if len(groups) == 2:
+            print("chunks written, not committed", flush=True)
+            time.sleep(600)
+        return ids
+    kb.store.vectorstore.add_texts = add_texts
     kb.add(sys.argv[2], progress=progress)
     print("finished", flush=True)
     """
@@ -47,12 +59,11 @@ def test_kill_during_add_leaves_only_whole_documents(seeded_kb, tmp_path):
     for line in proc.stdout:
         if line.startswith("progress"):
             committed = int(line.split()[1])
-            if committed > 0:
-                break
-    # the first group is committed; the next one is being embedded and written right now
-    import time
-
-    time.sleep(1.5)
+        if line.startswith("chunks written"):
+            break
+    else:
+        pytest.fail(f"the writer ended before its second group (exit {proc.wait()})")
+    # the first group is committed; the second one's chunks are in, its catalog commit is not
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert committed > 0

@@ -38,7 +38,7 @@ def test_bad_spec_is_a_clear_error(spec: str) -> None:
 def test_openai_reads_base_url_and_key_from_env(monkeypatch) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    llm = get_chat_model(Settings().with_(llm="openai:local-model"))
+    llm = get_chat_model(Settings.from_env().with_(llm="openai:local-model"))
     assert isinstance(llm, ChatOpenAI)
     assert llm.model_name == "local-model"
     assert llm.openai_api_base == "http://127.0.0.1:9/v1"

@@ -68,7 +68,7 @@ def server(tmp_path_factory) -> Iterator[str]:
 def openai_settings(server: str, monkeypatch) -> Settings:
     monkeypatch.setenv("OPENAI_BASE_URL", server)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    return Settings().with_(llm="openai:smollm2", top_k=3)
+    return Settings.from_env().with_(llm="openai:smollm2", top_k=3)
 
 
 def test_openai_backend_talks_to_the_local_server(openai_settings: Settings) -> None:

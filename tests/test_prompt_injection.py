@@ -125,14 +125,11 @@ def _check(answer, fact: str | None, title: str, may_refuse: bool = False) -> No
 
 def test_an_obeying_model_cannot_answer_banana(kb):
     model = ObeyingModel()
-    kb._chat_model = FakeChatModel(function=model)
-    try:
-        for question, fact, title in QUESTIONS:
-            answer = kb.ask(question)
-            # an obeyed injection costs that question its answer (a refusal), never more
-            _check(answer, fact, title, may_refuse=True)
-    finally:
-        kb._chat_model = None
+    llm = FakeChatModel(function=model)
+    for question, fact, title in QUESTIONS:
+        answer = kb.ask(question, llm=llm)
+        # an obeyed injection costs that question its answer (a refusal), never more
+        _check(answer, fact, title, may_refuse=True)
     # the test means something only if the injection reached the model's prompt
     assert model.obeyed >= 1, "the injected passage never reached a prompt"
 
@@ -158,12 +155,9 @@ def test_the_real_model_is_not_steered_by_the_injection(kb):
     from qa.llm.backends import get_chat_model
 
     try:
-        kb._chat_model = get_chat_model(settings)
+        llm = get_chat_model(settings)
     except Exception as exc:  # model present but not loadable here
         pytest.skip(f"embedded model unavailable: {exc}")
-    try:
-        for question, _fact, title in (QUESTIONS[1], QUESTIONS[4]):
-            answer = kb.ask(question)
-            _check(answer, None, title)
-    finally:
-        kb._chat_model = None
+    for question, _fact, title in (QUESTIONS[1], QUESTIONS[4]):
+        answer = kb.ask(question, llm=llm)
+        _check(answer, None, title)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from answer_helpers import EMBEDDER
 
 from qa.answer.evidence import build_evidence
 from qa.answer.grounding import parse_reply, verify
@@ -36,7 +37,7 @@ def _passage(text: str, title: str, n: int) -> Passage:
 def seed_evidence():
     def make(question: str):
         return build_evidence(question, [_passage(SEED, "Liaison office", 1),
-                                         _passage(SPORTS, "Super Bowl", 2)])
+                                         _passage(SPORTS, "Super Bowl", 2)], EMBEDDER.encode)
     return make
 
 

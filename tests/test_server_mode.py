@@ -96,7 +96,6 @@ def test_kill_during_add_on_a_server_leaves_only_whole_documents(server_settings
     import subprocess
     import sys
     import textwrap
-    import time
 
     from testdata import EVAL_MINI
 
@@ -105,21 +104,33 @@ def test_kill_during_add_on_a_server_leaves_only_whole_documents(server_settings
         source.write_text("".join(fh.readlines()[:150]))
     writer = textwrap.dedent(
         f"""
+        import time
         from qa.config import Settings
         from qa.kb import KnowledgeBase
         s = Settings.from_env().with_(chroma_url={server_settings.chroma_url!r},
                                       collection={server_settings.collection!r},
                                       seed_corpus=False)
         kb = KnowledgeBase(s)
+        write_chunks = kb.store.vectorstore.add_texts
+        groups = []
+        def add_texts(*args, **kwargs):  # the second group: chunks written, then wait
+            ids = write_chunks(*args, **kwargs)
+            groups.append(len(ids))
+            if len(groups) == 2:
+                print("chunks written, not committed", flush=True)
+                time.sleep(600)
+            return ids
+        kb.store.vectorstore.add_texts = add_texts
         kb.add({str(source)!r}, progress=lambda d, t: print("progress", d, t, flush=True))
         """
     )
     proc = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     for line in proc.stdout:
-        if line.startswith("progress") and int(line.split()[1]) > 0:
+        if line.startswith("chunks written"):
             break
-    time.sleep(1.5)
+    else:
+        pytest.fail(f"the writer ended before its second group (exit {proc.wait()})")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     kb = KnowledgeBase(server_settings)  # recovery runs on open

@@ -27,6 +27,7 @@ from qa.answer.extractive import extractive_sentences
 from qa.answer.grounding import parse_reply, verify
 from qa.answer.prompts import load_prompt
 from qa.config import Settings
+from qa.index.embedder import Embedder
 from qa.llm.backends import structured_output
 from qa.retrieve.recency import is_old_news, staleness_note
 from qa.text.dates import parse_date, passage_date
@@ -39,6 +40,7 @@ from qa.types import (
     Passage,
     StreamEvent,
     TokenEvent,
+    final_answer,
 )
 
 Retrieve = Callable[[str, int], list[Passage]]
@@ -223,12 +225,14 @@ def stream(
     settings: Settings,
     llm: BaseChatModel | None = None,
     as_of: str | None = None,
+    embedder: Embedder | None = None,
 ) -> Iterator[StreamEvent]:
     """Answer ``question``: instant extractive answer, then model tokens, then the final
     checked ``Answer``. A follow-up that needs rewriting gets a provisional extractive answer
     before the rewrite and a second one after it. ``llm`` defaults to the model
     ``settings.llm`` names; ``as_of`` is the day the question is asked (default: today), which
-    decides what counts as old news."""
+    decides what counts as old news; ``embedder`` (default: the one ``settings`` names) cuts
+    the passages' sentences into vectors, and must be the store's."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     history = list(history or [])
@@ -237,6 +241,7 @@ def stream(
         from qa.llm.backends import get_chat_model
 
         llm = get_chat_model(settings)
+    encode = (embedder or Embedder(settings.embedder, settings.embed_batch_size)).encode
     standalone = question
     if history and refers_back(question):
         # The rewrite is a model call (seconds on 2 cores): show the best sentences for the
@@ -244,7 +249,7 @@ def stream(
         last_user = next((c for who, c in reversed(_history_lines(history)) if who == "User"),
                          "")
         provisional = f"{last_user} {question}".strip()
-        early = build_evidence(provisional, list(retrieve(provisional, settings.top_k)))
+        early = build_evidence(provisional, list(retrieve(provisional, settings.top_k)), encode)
         if early.passages and not refusal.nothing_related(early.best_score):
             yield ExtractiveEvent(_compose_extractive(
                 question, provisional, early, extractive_sentences(early),
@@ -253,7 +258,7 @@ def stream(
     timings["rewrite"] = time.perf_counter() - t0
     passages = list(retrieve(standalone, settings.top_k))
     timings["retrieve"] = time.perf_counter() - t0
-    evidence = build_evidence(standalone, passages)
+    evidence = build_evidence(standalone, passages, encode)
 
     if not passages or refusal.nothing_related(evidence.best_score):
         timings["extractive"] = timings["total"] = time.perf_counter() - t0
@@ -299,12 +304,8 @@ def ask(
     settings: Settings,
     llm: BaseChatModel | None = None,
     as_of: str | None = None,
+    embedder: Embedder | None = None,
 ) -> Answer:
     """The final checked ``Answer`` for ``question`` (``stream`` without the events)."""
-    final: Answer | None = None
-    for event in stream(question, history, retrieve=retrieve, settings=settings, llm=llm,
-                        as_of=as_of):
-        if isinstance(event, FinalEvent):
-            final = event.answer
-    assert final is not None
-    return final
+    return final_answer(stream(question, history, retrieve=retrieve, settings=settings,
+                               llm=llm, as_of=as_of, embedder=embedder))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.index import sentence_vectors
+from qa.index.embedder import Encoder
 from qa.text.sentences import content_words, split_sentences
 from qa.types import Passage
 
@@ -60,14 +60,16 @@ def keyword_overlap(question: str, sentence: str) -> float:
     return len(q & set(content_words(sentence))) / len(q)
 
 
-def build_evidence(question: str, passages: list[Passage]) -> Evidence:
-    """Split and embed the passages' sentences and score each against the question."""
+def build_evidence(question: str, passages: list[Passage], encode: Encoder) -> Evidence:
+    """Split and embed the passages' sentences and score each against the question.
+    ``encode`` is the knowledge base's embedder (``Embedder.encode``), the model that built
+    the store."""
     sentences: list[PassageSentence] = []
     for i, p in enumerate(passages):
         for span in split_sentences(p.text):
             start, end = p.start + span.start, p.start + span.end
             sentences.append(PassageSentence(i, span.text, start, end))
-    vecs = sentence_vectors.encode([question] + [s.text for s in sentences])
+    vecs = encode([question] + [s.text for s in sentences])
     qvec, svecs = vecs[0], vecs[1:]
     cos = svecs @ qvec if len(sentences) else np.zeros(0, dtype=np.float32)
     kw = np.array([keyword_overlap(question, s.text) for s in sentences], dtype=np.float32)

@@ -1,5 +1,8 @@
 """`qa eval`: score retrieval and answers on news-quiz sets, through the path users use.
 
+This module runs a set and scores it (``run``, ``summarize``); ``qa.eval.report`` writes
+the results, the summary and the Markdown report with its plots.
+
 Scoring follows the eval sets' README: an answer is correct when a gold answer occurs in it
 after lower-casing and dropping punctuation and articles; retrieval is scored by whether a gold
 answer occurs in the top-k passages.
@@ -15,10 +18,16 @@ import statistics
 import string
 import time
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.config import PROJECT_ROOT, Settings
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from qa.kb import KnowledgeBase
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans({c: " " for c in string.punctuation + "‘’“”—–"})
@@ -191,60 +200,32 @@ def run(
     progress=None,
     use_dates: bool = True,
     audit_path: Path | None = None,
+    llm: BaseChatModel | None = None,
 ) -> tuple[list[QuestionResult], dict]:
+    """Index the set's articles into its own store, then retrieve (and, unless
+    ``retrieval_only``, answer) every question as of its date. ``llm``: the chat model that
+    answers (default: the one ``settings.llm`` names)."""
     from qa.kb import KnowledgeBase
 
     articles, rows = load_set(folder)
     audit = load_audit(folder, audit_path)
-    unknown = sorted(set(audit) - {row["id"] for row in rows})
-    if unknown:
-        from qa.errors import QAError
-
-        raise QAError(f"the audit names questions the set does not have: {', '.join(unknown)}")
+    _check_audit(audit, rows)
     if limit:
         rows = rows[:limit]
-    kb = KnowledgeBase(store_settings(folder, settings).with_(retrieval=retrieval, top_k=k))
+    kb = KnowledgeBase(store_settings(folder, settings).with_(retrieval=retrieval, top_k=k),
+                       llm=llm)
     t0 = time.perf_counter()
     report = kb.add(articles, progress=progress)
     index_s = time.perf_counter() - t0
-    depth = max(max(RECALL_KS), k)
     results: list[QuestionResult] = []
     for i, row in enumerate(rows):
-        question = row["question"]
-        asked = question
-        if choices and row.get("choices"):
-            asked = f"{question} Choices: {'; '.join(row['choices'])}."
         as_of = (row.get("date") or None) if use_dates else None
-        t = time.perf_counter()
-        passages = kb.retrieve(question, depth, as_of=as_of)
-        retrieve_s = time.perf_counter() - t
-        rank = next((n for n, p in enumerate(passages, 1) if contains_gold(p.text, row["answers"])),
-                    None)
-        r = QuestionResult(
-            id=row["id"], question=question, answers=row["answers"],
-            answerable=bool(row.get("answerable")), qtype=question_type(question),
-            first_hit_rank=rank, timings={"retrieve": retrieve_s},
-            supported=is_supported(row, audit, use_dates) if audit else None,
-        )
-        if row.get("choices"):
-            r.choice = _pick_choice(row["choices"], passages[:k])
-            r.choice_correct = r.choice is not None and contains_gold(r.choice, row["answers"])
+        r = _retrieve(kb, row, k, as_of, audit, use_dates)
         if not retrieval_only:
-            answer = kb.ask(asked, as_of=as_of)
-            r.answer = answer.text
-            r.kind, r.raw = answer.kind, answer.raw
-            r.refused = answer.refused
-            r.correct = (not answer.refused) and contains_gold(answer.text, row["answers"])
-            r.partly_correct = (not answer.refused) and partly_gold(answer.text, row["answers"])
-            r.cited_support = (not answer.refused) and any(
-                contains_gold(c.passage.text, row["answers"]) for c in answer.citations)
-            r.confidence = answer.confidence
-            r.timings.update(answer.timings)
-            if answer.citations:
-                r.quote_exact = all(
-                    kb.article_text(c.passage.doc_id)[c.start:c.end] == c.quote
-                    and c.quote in c.passage.text for c in answer.citations)
-                r.answered_from = answer.citations[0].passage.published
+            asked = row["question"]
+            if choices and row.get("choices"):
+                asked = f"{asked} Choices: {'; '.join(row['choices'])}."
+            _answer(kb, r, asked, as_of)
         results.append(r)
         if progress:
             progress(i + 1, len(rows))
@@ -259,6 +240,52 @@ def run(
     return results, meta
 
 
+def _check_audit(audit: dict[str, dict], rows: list[dict]) -> None:
+    unknown = sorted(set(audit) - {row["id"] for row in rows})
+    if unknown:
+        from qa.errors import QAError
+
+        raise QAError(f"the audit names questions the set does not have: {', '.join(unknown)}")
+
+
+def _retrieve(kb: KnowledgeBase, row: dict, k: int, as_of: str | None,
+              audit: dict[str, dict], use_dates: bool) -> QuestionResult:
+    """One question's retrieval scores (and its multiple-choice pick from the passages)."""
+    question = row["question"]
+    t = time.perf_counter()
+    passages = kb.retrieve(question, max(max(RECALL_KS), k), as_of=as_of)
+    retrieve_s = time.perf_counter() - t
+    rank = next((n for n, p in enumerate(passages, 1) if contains_gold(p.text, row["answers"])),
+                None)
+    r = QuestionResult(
+        id=row["id"], question=question, answers=row["answers"],
+        answerable=bool(row.get("answerable")), qtype=question_type(question),
+        first_hit_rank=rank, timings={"retrieve": retrieve_s},
+        supported=is_supported(row, audit, use_dates) if audit else None,
+    )
+    if row.get("choices"):
+        r.choice = _pick_choice(row["choices"], passages[:k])
+        r.choice_correct = r.choice is not None and contains_gold(r.choice, row["answers"])
+    return r
+
+
+def _answer(kb: KnowledgeBase, r: QuestionResult, asked: str, as_of: str | None) -> None:
+    """Ask through ``kb.ask`` and score the answer into ``r``."""
+    answer = kb.ask(asked, as_of=as_of)
+    r.answer = answer.text
+    r.kind, r.raw = answer.kind, answer.raw
+    r.refused = answer.refused
+    r.correct = (not answer.refused) and contains_gold(answer.text, r.answers)
+    r.partly_correct = (not answer.refused) and partly_gold(answer.text, r.answers)
+    r.cited_support = (not answer.refused) and any(
+        contains_gold(c.passage.text, r.answers) for c in answer.citations)
+    r.confidence = answer.confidence
+    r.timings.update(answer.timings)
+    if answer.citations:
+        r.quote_exact = all(
+            kb.article_text(c.passage.doc_id)[c.start:c.end] == c.quote
+            and c.quote in c.passage.text for c in answer.citations)
+        r.answered_from = answer.citations[0].passage.published
 def _retrieval_scores(rows: list[QuestionResult]) -> dict:
     n = max(1, len(rows))
     return {
@@ -327,133 +354,3 @@ def summarize(results: list[QuestionResult], meta: dict) -> dict:
             "p95": values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))],
         }
     return s
-
-
-def _plots(results: list[QuestionResult], summary: dict, out_dir: Path) -> list[str]:
-    try:
-        import matplotlib
-    except ImportError:  # plots are the `eval` extra's job; the scores do not need them
-        import sys
-
-        print("note: plots skipped, matplotlib is not installed: pip install 'newsqa[eval]'",
-              file=sys.stderr)
-        return []
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    files = []
-    ks = list(RECALL_KS)
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(ks, [summary["recall"][f"@{n}"] for n in ks], marker="o")
-    ax.set_xlabel("k (passages)")
-    ax.set_ylabel("recall@k (answerable)")
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.set_title("Retrieval recall")
-    fig.tight_layout()
-    fig.savefig(out_dir / "recall_at_k.png", dpi=110)
-    plt.close(fig)
-    files.append("recall_at_k.png")
-
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    stage = "total" if any("total" in r.timings for r in results) else "retrieve"
-    ax.hist([r.timings[stage] for r in results if stage in r.timings], bins=20)
-    ax.set_xlabel(f"{stage} latency (s)")
-    ax.set_ylabel("questions")
-    ax.set_title("Latency")
-    fig.tight_layout()
-    fig.savefig(out_dir / "latency.png", dpi=110)
-    plt.close(fig)
-    files.append("latency.png")
-
-    if "accuracy_by_type" in summary:
-        types = list(summary["accuracy_by_type"])
-        fig, ax = plt.subplots(figsize=(5, 3.2))
-        ax.bar(types, [summary["accuracy_by_type"][t][0] for t in types])
-        ax.set_ylim(0, 1)
-        ax.set_ylabel("accuracy")
-        ax.set_title("Accuracy by question type")
-        fig.tight_layout()
-        fig.savefig(out_dir / "accuracy_by_type.png", dpi=110)
-        plt.close(fig)
-        files.append("accuracy_by_type.png")
-    return files
-
-
-def _pct(x) -> str:
-    return "—" if x is None else f"{100 * x:.1f} %"
-
-
-def write_report(results: list[QuestionResult], summary: dict, out_dir: Path) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "results.jsonl", "w") as fh:
-        for r in results:
-            fh.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    plots = _plots(results, summary, out_dir)
-    m = summary["meta"]
-    lines = [
-        f"# Evaluation: {m['dataset']}",
-        "",
-        f"{m['questions']} questions ({summary['answerable']} answerable), {m['chunks']} chunks, "
-        f"retrieval `{m['retrieval']}`"
-        f"{' as of each question date' if m.get('as_of_question_date') else ''}, k={m['k']}, "
-        f"chunk size {m['chunk_size']}, "
-        f"generator `{m['llm'] or 'none (retrieval only)'}`.",
-        "",
-    ]
-    audited = "supported" in summary
-    if audited:
-        lines += [
-            f"Audited: {summary['supported']} of the {summary['answerable']} answerable questions "
-            "have a gold answer in an on-topic article (`eval/audits/`); the second column "
-            "scores those only.",
-            "",
-            f"| metric | answerable (n={summary['answerable']}) | "
-            f"supported (n={summary['supported']}) |",
-            "|---|---|---|",
-        ]
-    else:
-        lines += ["| metric | value |", "|---|---|"]
-
-    def row(name: str, value: str, supported: str | None = None) -> str:
-        if not audited:
-            return f"| {name} | {value} |"
-        return f"| {name} | {value} | {supported or '—'} |"
-
-    def with_ci(p_key: str, ci_key: str) -> str:
-        lo, hi = summary[ci_key]
-        return f"{_pct(summary[p_key])} (95 % CI {_pct(lo)}–{_pct(hi)})"
-
-    for n in RECALL_KS:
-        lines.append(row(f"recall@{n}", _pct(summary["recall"][f"@{n}"]),
-                         _pct(summary["recall_supported"][f"@{n}"]) if audited else None))
-    lines.append(row("MRR@10", f"{summary['mrr@10']:.3f}",
-                     f"{summary['mrr@10_supported']:.3f}" if audited else None))
-    if "choice_accuracy" in summary:
-        lines.append(row("multiple choice from passages (no LLM)",
-                         with_ci("choice_accuracy", "choice_ci95")))
-    if "accuracy" in summary:
-        lines += [
-            row("answer accuracy", with_ci("accuracy", "accuracy_ci95"),
-                with_ci("accuracy_supported", "accuracy_ci95_supported") if audited else None),
-            row("answer holds half of a gold answer's words",
-                _pct(summary["partial_accuracy"]),
-                _pct(summary["partial_accuracy_supported"]) if audited else None),
-            row("false refusals", _pct(summary["false_refusal_rate"]),
-                _pct(summary["false_refusal_rate_supported"]) if audited else None),
-            row("**wrong answers shown** (share of all questions)",
-                f"{_pct(summary['wrong_shown_rate'])} ({summary['wrong_shown']} of "
-                f"{summary['questions_answered']})"),
-            row("refusals (unanswerable)", _pct(summary["refusal_rate_unanswerable"])),
-            row("quote exactness (quote is the article's text at its offsets)",
-                _pct(summary["quote_exactness"])),
-            row("citation support", _pct(summary["citation_support_rate"])),
-        ]
-    for stage, v in summary["latency"].items():
-        lines.append(row(f"latency {stage} p50 / p95", f"{v['p50']:.2f} s / {v['p95']:.2f} s"))
-    lines += ["", *[f"![{p}]({p})" for p in plots], ""]
-    path = out_dir / "report.md"
-    path.write_text("\n".join(lines))
-    return path

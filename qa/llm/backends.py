@@ -18,7 +18,6 @@ Spec strings (``QA_LLM``):
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -235,12 +234,11 @@ def get_chat_model(settings: Settings, *, max_tokens: int = DEFAULT_MAX_TOKENS) 
             raise _missing("langchain", "'newsqa[llm]'") from exc
         if spec.backend == "openai":
             # Local servers (llama.cpp, vLLM) accept any key; ChatOpenAI insists on one.
-            options = {"base_url": os.environ.get("OPENAI_BASE_URL") or None,
-                       "api_key": os.environ.get("OPENAI_API_KEY") or "not-needed",
+            options = {"base_url": settings.openai_base_url,
+                       "api_key": settings.openai_api_key or "not-needed",
                        "max_tokens": max_tokens}
         else:
-            options = {"base_url": os.environ.get("OLLAMA_HOST") or None,
-                       "num_predict": max_tokens}
+            options = {"base_url": settings.ollama_host, "num_predict": max_tokens}
         return init_chat_model(spec.model, model_provider=spec.backend, temperature=0,
                                **options)
     from qa.llm.fake import FakeChatModel, grounded_reply

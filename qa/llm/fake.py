@@ -75,6 +75,7 @@ def grounded_reply(messages) -> str:
     Rewrite prompts get "previous question + this one"; answer prompts get the
     sentence of passage [1] sharing most words with the question, cited."""
     from qa.answer.citations import render
+    from qa.text.sentences import split_sentences
 
     text = messages[-1].text if messages else ""
     if "Standalone question:" in text:
@@ -88,8 +89,7 @@ def grounded_reply(messages) -> str:
     q = re.search(r"Question:\s*(.+)", text)
     words = set(re.findall(r"\w{3,}", (q.group(1) if q else "").lower()))
     body = m.group(2).replace("…", " ").strip()
-    sentences = [s.strip() for s in re.findall(r".+?(?:[.!?][\"'”’]?(?=\s|$)|$)", body, re.S)
-                 if s.strip()]
+    sentences = [s.text for s in split_sentences(body)]
     first = max(sentences or [body],
                 key=lambda s: len(words & set(re.findall(r"\w{3,}", s.lower()))))
     first = re.sub(r"[.!?]+[\"'”’)]*$", "", first) + "."

@@ -6,36 +6,30 @@ rank, so refusal thresholds mean the same thing in every mode.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from typing import Literal
+from datetime import timedelta
 
 import numpy as np
 
+from qa.config import RETRIEVAL_MODES, RetrievalMode
 from qa.index.bm25 import KeywordIndex
 from qa.index.store import ChromaStore, passage_from
 from qa.retrieve.recency import asks_recent, is_recent
+from qa.text.dates import parse_date
 from qa.types import Passage
 
-Mode = Literal["dense", "keyword", "hybrid", "rerank"]
-MODES: tuple[str, ...] = ("dense", "keyword", "hybrid", "rerank")
+Mode = RetrievalMode
+MODES: tuple[str, ...] = RETRIEVAL_MODES
 _RERANK_SENTENCE_WEIGHT = 0.7
 _RRF_K = 60  # the usual reciprocal-rank-fusion constant (Cormack et al. 2009)
 # "As of" a date: articles published after it (beyond a 2-day slack for time zones and late
 # dating) cannot be what the asker means, and ones from the 30 days before it get a bonus worth
-# a few dozen ranks. Measured on realtimeqa-2023 (docs/evaluation.md): recall@5 50.5 -> 64.2 %.
+# a few dozen ranks (what each choice bought on the tuning set: docs/evaluation.md).
 _FUTURE_SLACK = timedelta(days=2)
 _RECENT = timedelta(days=30)
 _RECENT_BONUS = 0.006
 # "This week" questions: recent on-topic passages first (docs/evaluation.md, recency rule).
 _ON_TOPIC_DEPTH = 20
 _THIS_WEEK_BONUS = 0.02
-
-
-def _day(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
 
 
 def prefer_recent(
@@ -46,13 +40,13 @@ def prefer_recent(
     A question about "this week" (``qa.retrieve.recency.asks_recent``) puts the on-topic passages of
     the days before it first: among the ``_ON_TOPIC_DEPTH`` best candidates, those published in
     ``RECENT_WINDOW`` outrank every older one."""
-    day = _day(as_of)
+    day = parse_date(as_of)
     if day is None:
         raise ValueError(f"as_of must be a YYYY-MM-DD date, got {as_of!r}")
     recent_question = asks_recent(question)
     scored = []
     for rank, p in enumerate(ranked):
-        published = _day(p.published)
+        published = parse_date(p.published)
         if published is not None and published > day + _FUTURE_SLACK:
             continue
         bonus = _RECENT_BONUS if published is not None and day - published <= _RECENT else 0.0

@@ -1,26 +1,51 @@
 """Dates as newsqa reads and shows them: article dates are facts from the article's metadata,
 never dates a model wrote.
+
+``parse_date`` is the one date reader: documents' dates when they are added, ``as_of`` when a
+question is asked, stored ``published`` values when passages are ranked and shown.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 
 from qa.types import Passage
 
 
-def parse_date(value: str | None) -> date | None:
-    """ISO ``YYYY-MM-DD`` (or the eval sets' ``YYYY/MM/DD``), else None."""
-    if not value:
+def parse_date(value: object) -> date | None:
+    """Best-effort date from the many ways news sites write one (ISO ``YYYY-MM-DD`` and the
+    eval sets' ``YYYY/MM/DD`` first, then whatever dateutil reads without guessing), else
+    None. Not a date at all (a list, true/false, 100+ characters) is None too."""
+    if value is None:
         return None
-    m = re.match(r"(\d{4})[-/](\d{2})[-/](\d{2})", value.strip())
-    if not m:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, bool) or not isinstance(value, str | int):
         return None
+    text = str(value).strip()
+    if not text or len(text) > 100:
+        return None
+    m = re.match(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})", text)
+    if m:
+        try:
+            return date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            return None
+    from dateutil import parser as dateparser  # imported only for the rare non-ISO date
+
     try:
-        return date(int(m[1]), int(m[2]), int(m[3]))
-    except ValueError:
+        return dateparser.parse(text, fuzzy=False).date()
+    except (ValueError, OverflowError, TypeError):
         return None
+
+
+def iso_date(value: object) -> str | None:
+    """``parse_date`` as stored in metadata: ``YYYY-MM-DD`` or None."""
+    d = parse_date(value)
+    return d.isoformat() if d else None
 
 
 def format_date(d: date) -> str:

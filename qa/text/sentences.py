@@ -10,10 +10,20 @@ import re
 from dataclasses import dataclass
 
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets and [n] markers)
-# when whitespace and an upper-case letter, digit or opening quote follow. Abbreviations such
-# as "U.S." or "Mr." are protected below, which is enough for news prose.
-_BOUNDARY = re.compile(r"""(?<=[.!?])["'”’)\]]*(?:\s*\[[^\]]{1,20}\])*(?=\s+["'“‘(]?[A-Z0-9])""")
-_ABBREV = re.compile(r"(?:\b[A-Z]\.|\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|No|vs|Gen|Gov|Sen|Rep|Inc|Co)\.)$")
+# when whitespace and an upper-case letter, digit, opening quote or bracket follow, unless the
+# text before it ends with an abbreviation ("U.S.", "Mr.", "Sept.").
+_BOUNDARY = re.compile(
+    r"""(?<=[.!?])["'”’)\]]*(?:\s*\[\d+(?:\s*[,;–-]\s*\d+)*\])*(?=\s+["'“‘(\[]?[A-Z0-9])"""
+)
+ABBREVIATIONS = (
+    "Mr Mrs Ms Dr Prof Sen Rep Gov Gen Col Lt Sgt St Jr Sr Inc Corp Co Ltd No vs U.S U.K U.N "
+    "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
+).split()
+"""Words that end with a full stop inside a sentence (single capitals, "J.", count too)."""
+_ABBREV = re.compile(
+    r"(?:\b(?:" + "|".join(re.escape(a) for a in ABBREVIATIONS) + r")\.|\b[A-Z]\.)$"
+)
+_PARAGRAPH = re.compile(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*")
 
 
 @dataclass(frozen=True)
@@ -25,19 +35,21 @@ class Span:
     end: int
 
 
-def split_sentences(text: str) -> list[Span]:
-    """Split prose into sentences; paragraphs (blank lines) always end a sentence."""
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """The sentences of ``text[start:end]``, offsets in ``text``; paragraphs (blank lines)
+    always end a sentence. The one splitter: chunking, the evidence, the quote check and so
+    the highlighted source all cut text at the same places."""
+    end = len(text) if end is None else end
     spans: list[Span] = []
-    for para in re.finditer(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*", text):
+    for para in _PARAGRAPH.finditer(text, start, end):
         base = para.start()
         chunk = para.group()
         pos = 0
         for m in _BOUNDARY.finditer(chunk):
-            end = m.end()
-            if _ABBREV.search(chunk[pos:m.start()]):
+            if _ABBREV.search(chunk[pos : m.end()]):
                 continue
-            _add(spans, chunk, pos, end, base)
-            pos = end
+            _add(spans, chunk, pos, m.end(), base)
+            pos = m.end()
         _add(spans, chunk, pos, len(chunk), base)
     return spans
 

@@ -1,4 +1,5 @@
-"""newsqa's web chat (Gradio). Kept apart from ``qa``: the core never imports Gradio.
+"""newsqa's web chat (Gradio), a shell over ``KnowledgeBase`` like the CLI. Only this
+subpackage imports Gradio: the core never does.
 
     from qa.web import Service, build_ui
     demo = build_ui(Service.from_env())

@@ -8,12 +8,17 @@ GRADIO_SERVER_NAME, else 127.0.0.1), QA_PORT (else GRADIO_SERVER_PORT, else 7860
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from qa.config import Settings, offline_environment
 
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
-def serve(settings: Settings | None = None) -> None:
-    """Open the knowledge base and serve the app until interrupted."""
+
+def serve(settings: Settings | None = None, *, llm: BaseChatModel | None = None) -> None:
+    """Open the knowledge base and serve the app until interrupted; ``llm`` answers instead
+    of the model ``settings.llm`` names (a test's slow model, for one)."""
     offline_environment()  # for callers that did not come through an entry point
     settings = settings or Settings.from_env()
     from qa.web import Service, build_ui, launch_options
@@ -22,7 +27,7 @@ def serve(settings: Settings | None = None) -> None:
 
     print(f"newsqa: opening the knowledge base in {settings.chroma_url or settings.data_dir} …",
           flush=True)
-    service = Service.from_env(settings)
+    service = Service.from_env(settings, llm=llm)
     seeded = service.kb.seed_report
     if seeded and seeded.count("added"):
         print("newsqa: also added the sample article (QA_SEED_CORPUS=0 to skip)", flush=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from qa.config import Settings
 from qa.errors import InputError, NotFoundError, QAError, StoreError
 from qa.kb import KnowledgeBase, check_question, open_kb
-from qa.types import AddReport, Answer, Article, StreamEvent
+from qa.types import AddReport, Answer, Article, StreamEvent, final_answer
 
 from . import uploads
 from .render import SourceRef, document_html, source_html
@@ -116,11 +116,12 @@ class Service:
         self._doc_count: tuple[float, int] = (0.0, 0)
 
     @classmethod
-    def from_env(cls, settings: Settings | None = None) -> Service:
+    def from_env(cls, settings: Settings | None = None, *, llm=None) -> Service:
         """The app's service. An embedded store folder is claimed for this process: ``qa
         add``/``qa remove`` from a shell are refused while the app runs (they would leave
-        the app's in-memory index stale), with a message that says to add here instead."""
-        return cls(open_kb(settings=settings or Settings.from_env(), exclusive=True))
+        the app's in-memory index stale), with a message that says to add here instead.
+        ``llm``: the answer model (default: the one the settings name, loaded at start)."""
+        return cls(open_kb(settings=settings or Settings.from_env(), exclusive=True, llm=llm))
 
     def close(self) -> None:
         self.kb.close()
@@ -210,17 +211,13 @@ class Service:
         self, question: str, history: Sequence[tuple[str, str]] = (), k: int | None = None,
         *, run: AnswerRun | None = None,
     ) -> Iterator[StreamEvent]:
-        """Extractive event, token events, final event: the one call into the answer chain.
+        """Extractive event, token events, final event: ``kb.stream`` with the app's model.
         With ``run``, stages are reported to it and its Stop is obeyed."""
-        from qa.answer.chain import stream
-
         # checked before anything else sees it: a follow-up's question goes to the rewrite
         # model first, and a 100 kB question there overflows the model's context
         question = check_question(question)
-        settings = self.settings.with_(top_k=int(k)) if k else self.settings
         if run is None:
-            yield from stream(question, list(history), retrieve=self.kb.retrieve,
-                              settings=settings, llm=self.llm)
+            yield from self.kb.stream(question, list(history), k=k, llm=self.llm)
             return
         if self.model_state != "ready" or not self.warmed.is_set():
             run.stage("model")  # loading or warming up: the model is busy until then
@@ -246,16 +243,18 @@ class Service:
         llm = StagedChatModel(inner=self.llm, on_stage=on_stage, cancelled=run.cancelled)
         run.stage("rewrite")
 
-        def retrieve(q: str, n: int):
-            if rewriting[0]:
-                return self.kb.retrieve(q, n)
-            run.stage("search")
-            passages = self.kb.retrieve(q, n)
-            run.stage("read")
-            return passages
+        def staged(retrieve):
+            def search(q: str, n: int):
+                if rewriting[0]:
+                    return retrieve(q, n)
+                run.stage("search")
+                passages = retrieve(q, n)
+                run.stage("read")
+                return passages
 
-        yield from stream(question, list(history), retrieve=retrieve, settings=settings,
-                          llm=llm)
+            return search
+
+        yield from self.kb.stream(question, list(history), k=k, llm=llm, wrap_retrieve=staged)
 
     def start_answer(self, question: str, history: Sequence[tuple[str, str]] = (),
                      k: int | None = None, *, session: str = "") -> AnswerRun:
@@ -288,15 +287,7 @@ class Service:
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] = (),
             k: int | None = None) -> Answer:
-        from qa.types import FinalEvent
-
-        final = None
-        for event in self.answer_events(question, history, k):
-            if isinstance(event, FinalEvent):
-                final = event.answer
-        if final is None:
-            raise QAError("the answer chain ended without an answer")
-        return final
+        return final_answer(self.answer_events(question, history, k))
 
     # -- documents ---------------------------------------------------------------------------
     def add_uploads(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 
@@ -267,33 +268,35 @@ def _remove_summary(removed: list[Removed]) -> str:
     return f"{titles}{more}"
 
 
-def build_ui(service: Service) -> gr.Blocks:
-    """The whole app. Launch with ``demo.queue(...)`` settings from :func:`launch_options`."""
-    settings = service.settings
-    max_mb = settings.max_file_mb
+class Handlers:
+    """What the page's events call, one method per event; ``build_ui`` lays out the page
+    and wires each component to these. ``api_*`` are the named API endpoints."""
 
-    def ui_refresh(query: str | None = ""):
+    def __init__(self, service: Service):
+        self.service = service
+
+    def ui_refresh(self, query: str | None = ""):
         query = query or ""
         try:
-            docs = service.documents(query)
-            total = len(service.documents()) if query else len(docs)
+            docs = self.service.documents(query)
+            total = len(self.service.documents()) if query else len(docs)
             return (
                 documents_html(docs, query=query.strip(), total=total),
                 gr.CheckboxGroup(choices=_doc_choices(docs), value=[]),
-                gr.Chatbot(examples=_examples(service)),
-                _settings_md(service),
+                gr.Chatbot(examples=_examples(self.service)),
+                _settings_md(self.service),
             )
         except Exception as exc:  # keep what is shown; say why it could not be refreshed
             gr.Warning(user_message(exc))
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
     # -- chat --------------------------------------------------------------------------------
-    def ui_chat(question: str, messages: list, k: float, request: gr.Request):
+    def ui_chat(self, question: str, messages: list, k: float, request: gr.Request):
         """Outputs: question box, chat, saved chat, Ask button, Stop button."""
         messages = list(messages or [])
         session = getattr(request, "session_hash", None) or ""
         try:  # a rejected question is said so and never enters the chat
-            run = service.start_answer(question or "", history_pairs(messages), int(k),
+            run = self.service.start_answer(question or "", history_pairs(messages), int(k),
                                        session=session)
         except QAError as exc:
             gr.Warning(str(exc)[:300])
@@ -317,7 +320,7 @@ def build_ui(service: Service) -> gr.Blocks:
                 if kind == "stage":
                     if stages and stages[-1].ended is None:
                         stages[-1].ended = item[2]
-                    stages.append(Stage(item[1], service.stage_label(item[1]), item[2]))
+                    stages.append(Stage(item[1], self.service.stage_label(item[1]), item[2]))
                 elif kind == "event":
                     event = item[1]
                     if isinstance(event, ExtractiveEvent):  # a follow-up gets two: the
@@ -353,30 +356,30 @@ def build_ui(service: Service) -> gr.Blocks:
         finally:
             if final is None:  # the page went away: stop the model
                 run.stop()
-            service.finished(session, run)
+            self.service.finished(session, run)
         if final is None:
             final = error_html("The answer ended without a result.")
         messages[-1] = {"role": "assistant", "content": final}
         yield gr.skip(), messages, messages, gr.Button(visible=True), gr.Button(visible=False)
 
-    def ui_stop(request: gr.Request):
-        service.stop(getattr(request, "session_hash", None) or "")
+    def ui_stop(self, request: gr.Request):
+        self.service.stop(getattr(request, "session_hash", None) or "")
 
-    def ui_show_source(ref: str) -> str:
+    def ui_show_source(self, ref: str) -> str:
         try:
-            return service.source(ref)
+            return self.service.source(ref)
         except Exception as exc:
             return empty_source_html(user_message(exc))
 
-    def ui_pick_example(evt: gr.SelectData) -> str:
+    def ui_pick_example(self, evt: gr.SelectData) -> str:
         value = evt.value
         return value.get("text", "") if isinstance(value, dict) else str(value)
 
-    def ui_restore(saved_messages):
+    def ui_restore(self, saved_messages):
         return interrupted(saved_messages or [])
 
     # -- documents ---------------------------------------------------------------------------
-    def ui_upload(files, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
+    def ui_upload(self, files, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
         if not files:
             return status_html(["Choose one or more files first."], ok=False), None
         pairs = [(f, Path(f).name) for f in (files if isinstance(files, list) else [files])]
@@ -386,7 +389,7 @@ def build_ui(service: Service) -> gr.Blocks:
                 progress((done, total), desc="Indexing documents", unit="documents")
 
         try:
-            result = service.add_uploads(pairs, progress=step)
+            result = self.service.add_uploads(pairs, progress=step)
         except Exception as exc:  # the store is unreachable: say so, keep the chosen files
             return (status_html([user_message(exc)], heading="Nothing was added.", ok=False),
                     gr.skip())
@@ -396,12 +399,12 @@ def build_ui(service: Service) -> gr.Blocks:
         return status_html(lines, heading=result.to_dict()["summary"],
                            ok=not result.rejected and result.report.ok), None
 
-    def ui_paste(text: str, title: str, date: str, source: str):
+    def ui_paste(self, text: str, title: str, date: str, source: str):
         keep = (gr.skip(),) * 4
         if not (text or "").strip():
             return (status_html(["Paste some article text first."], ok=False), *keep)
         try:
-            report = service.add_text(text, title, date, source)
+            report = self.service.add_text(text, title, date, source)
         except Exception as exc:  # the store is unreachable: say so, keep the text
             return (status_html([user_message(exc)], heading="Nothing was added.", ok=False),
                     *keep)
@@ -413,13 +416,13 @@ def build_ui(service: Service) -> gr.Blocks:
         cleared = ("", "", "", "") if report.ok else keep
         return (status_html(lines, heading=report.summary(), ok=report.ok), *cleared)
 
-    def ui_view_document(doc_id: str) -> str:
+    def ui_view_document(self, doc_id: str) -> str:
         try:
-            return service.document_view(doc_id)
+            return self.service.document_view(doc_id)
         except Exception as exc:
             return status_html([user_message(exc)], ok=False)
 
-    def ui_remove_ask(picked: list[str] | None):
+    def ui_remove_ask(self, picked: list[str] | None):
         """First step of removing: name what will go and ask to confirm; nothing is removed
         until "Yes, remove"."""
         picked = list(picked or [])
@@ -427,57 +430,57 @@ def build_ui(service: Service) -> gr.Blocks:
             return (status_html(["Select one or more documents to remove first."], ok=False),
                     gr.Row(visible=False), gr.skip())
         try:
-            heading, line = removal_question(service, picked)
+            heading, line = removal_question(self.service, picked)
         except Exception as exc:
             return (status_html([user_message(exc)], ok=False), gr.Row(visible=False),
                     gr.skip())
         return gr.skip(), gr.Row(visible=True), status_html([line], heading=heading)
 
-    def ui_remove_confirm(picked: list[str] | None, query: str):
+    def ui_remove_confirm(self, picked: list[str] | None, query: str):
         """Second step (Yes, remove): remove what the question named, keeping it for Undo."""
         try:
-            removed, errors = service.remove_many(list(picked or []))
+            removed, errors = self.service.remove_many(list(picked or []))
         except Exception as exc:  # a read-only store, an unreachable server
             return (status_html([user_message(exc)], heading="Nothing was removed.", ok=False),
-                    gr.Row(visible=False), [], gr.Button(visible=False), *ui_refresh(query))
+                    gr.Row(visible=False), [], gr.Button(visible=False), *self.ui_refresh(query))
         lines = [f"✗ {e}" for e in errors]
         heading = (f"Removed {len(removed)} document{'s' if len(removed) != 1 else ''}: "
                    f"{_remove_summary(removed)}." if removed else "Nothing was removed.")
         return (status_html(lines, heading=heading, ok=not errors), gr.Row(visible=False),
-                removed, gr.Button(visible=bool(removed)), *ui_refresh(query))
+                removed, gr.Button(visible=bool(removed)), *self.ui_refresh(query))
 
-    def ui_remove_cancel():
+    def ui_remove_cancel(self):
         return gr.Row(visible=False), status_html(["Nothing was removed."])
 
-    def ui_undo(removed: list[Removed] | None, query: str):
+    def ui_undo(self, removed: list[Removed] | None, query: str):
         removed = list(removed or [])
         if not removed:
             return (status_html(["Nothing to undo."]), [], gr.Button(visible=False),
-                    *ui_refresh(query))
+                    *self.ui_refresh(query))
         try:
-            report = service.restore(removed)
+            report = self.service.restore(removed)
         except Exception as exc:
             return (status_html([user_message(exc)], heading="Could not restore.", ok=False),
-                    removed, gr.skip(), *ui_refresh(query))
+                    removed, gr.skip(), *self.ui_refresh(query))
         back = [o for o in report.outcomes if o.status != "failed"]
         lines = [f"✗ {o.title}: {o.error}" for o in report.failed]
         return (status_html(lines, heading=f"Restored {len(back)} document"
                             f"{'s' if len(back) != 1 else ''}: "
                             f"{', '.join(f'“{o.title}”' for o in back[:3])}"
                             f"{' and more' if len(back) > 3 else ''}.", ok=report.ok),
-                [], gr.Button(visible=False), *ui_refresh(query))
+                [], gr.Button(visible=False), *self.ui_refresh(query))
 
     # -- API-only endpoints (typed; see docs/web.md) -----------------------------------------
-    def api_ask(question: str, history: list[dict] | None = None, k: int = 0) -> dict:
+    def api_ask(self, question: str, history: list[dict] | None = None, k: int = 0) -> dict:
         """Answer a question from the articles. history: earlier turns as
         [{"role": "user"|"assistant", "content": str}]; k: passages (0 = default)."""
         try:
-            answer = service.ask(question, history_pairs(history or []), k or None)
+            answer = self.service.ask(question, history_pairs(history or []), k or None)
         except Exception as exc:
             raise gr.Error(user_message(exc)) from exc
         return answer_dict(answer)
 
-    def api_add(files, text: str, title: str, date: str, source: str) -> dict:
+    def api_add(self, files, text: str, title: str, date: str, source: str) -> dict:
         out: dict = {"files": None, "text": None}
         if not files and not (text or "").strip():
             raise gr.Error("nothing to add: give files or text")
@@ -485,167 +488,195 @@ def build_ui(service: Service) -> gr.Blocks:
             if files:
                 pairs = [(f, Path(f).name)
                          for f in (files if isinstance(files, list) else [files])]
-                out["files"] = service.add_uploads(pairs).to_dict()
+                out["files"] = self.service.add_uploads(pairs).to_dict()
             if (text or "").strip():
-                report = service.add_text(text, title or "", date or "", source or "")
+                report = self.service.add_text(text, title or "", date or "", source or "")
                 out["text"] = {"summary": report.summary(),
                                "outcomes": [o.__dict__ for o in report.outcomes]}
         except Exception as exc:  # e.g. the Chroma server is down
             raise gr.Error(user_message(exc)) from exc
         return out
 
-    def api_list() -> list[dict]:
+    def api_list(self) -> list[dict]:
         """Every document, newest first: doc_id, title, source, published, chunks, chars,
         added_at."""
         try:
-            return service.documents()
+            return self.service.documents()
         except Exception as exc:
             raise gr.Error(user_message(exc)) from exc
 
-    def api_remove(ref: str) -> dict:
+    def api_remove(self, ref: str) -> dict:
         """Remove a document by its full id, a unique id prefix of at least 6 characters, or
         its exact source; returns what went."""
         try:
-            return service.remove(ref)
+            return self.service.remove(ref)
         except Exception as exc:
             raise gr.Error(user_message(exc)) from exc
 
+
+def build_ui(service: Service) -> gr.Blocks:
+    """The whole app. Launch with ``demo.queue(...)`` settings from :func:`launch_options`."""
+    h = Handlers(service)
     with gr.Blocks(title="newsqa — ask your news articles") as demo:
         gr.Markdown("## newsqa · ask your news articles\nAnswers come only from the articles "
                     "in the knowledge base; every [n] opens the sentence it came from.")
         saved = gr.BrowserState([], storage_key="newsqa-chat")
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                with gr.Row():
-                    with gr.Column(scale=3):
-                        chatbot = gr.Chatbot(
-                            elem_id="nqa-chat", label="Chat", height=520,
-                            examples=_examples(service),
-                            placeholder="Ask a question about the articles, or pick one below.",
-                            feedback_options=None, buttons=[],
-                            latex_delimiters=[], sanitize_html=True,
-                        )
-                        with gr.Row():
-                            question = gr.Textbox(
-                                placeholder="Ask about the articles…", show_label=False,
-                                elem_id="nqa-question", scale=6, lines=1, max_lines=4,
-                                autofocus=True, submit_btn=False,
-                            )
-                            send = gr.Button("Ask", variant="primary", elem_id="nqa-send",
-                                             scale=1, min_width=80)
-                            stop = gr.Button("Stop", variant="stop", elem_id="nqa-stop",
-                                             scale=1, min_width=80, visible=False)
-                            clear = gr.Button("Clear chat", elem_id="nqa-clear", scale=1,
-                                              min_width=80)
-                    with gr.Column(scale=2):
-                        gr.Markdown("#### Source")
-                        source_panel = gr.HTML(
-                            empty_source_html(), elem_id="nqa-source-panel", js_on_load=CLICK_JS,
-                        )
-                        with gr.Accordion("Settings", open=False, elem_id="nqa-settings"):
-                            settings_md = gr.Markdown(_settings_md(service))
-                            k_slider = gr.Slider(
-                                1, 10, value=settings.top_k, step=1, elem_id="nqa-k",
-                                label="Passages per question (k)",
-                            )
-                cite_ref = gr.Textbox(visible="hidden", elem_id="nqa-cite-ref")
-                cite_open = gr.Button("source", visible="hidden", elem_id="nqa-cite-open")
-
+                chat = _chat_tab(service)
             with gr.Tab("Documents", id="documents"):
-                with gr.Row():
-                    with gr.Column():
-                        gr.Markdown("#### Upload files")
-                        files = gr.File(
-                            file_count="multiple", elem_id="nqa-files",
-                            label=(f"{', '.join(s.lstrip('.') for s in ALLOWED_SUFFIXES)}"
-                                   f" · up to {max_mb:g} MB each · several at once"),
-                        )
-                        upload_btn = gr.Button("Add files", variant="primary",
-                                               elem_id="nqa-upload")
-                    with gr.Column():
-                        gr.Markdown("#### Paste an article")
-                        paste_text = gr.Textbox(lines=6, label="Article text",
-                                                elem_id="nqa-paste-text")
-                        with gr.Row():
-                            paste_title = gr.Textbox(
-                                label="Title (optional)", elem_id="nqa-paste-title",
-                                placeholder="default: the first sentence")
-                            paste_date = gr.Textbox(label="Date (optional, YYYY-MM-DD)",
-                                                    elem_id="nqa-paste-date")
-                            paste_source = gr.Textbox(label="Source URL (optional)",
-                                                      elem_id="nqa-paste-source")
-                        paste_btn = gr.Button("Add text", elem_id="nqa-paste-add")
-                add_status = gr.HTML(elem_id="nqa-add-status")
-                gr.Markdown("#### Documents in the knowledge base")
-                doc_search = gr.Textbox(placeholder="Filter by title, source, date or id…",
-                                        show_label=False, elem_id="nqa-doc-search")
-                docs_html = gr.HTML(documents_html(service.documents()), elem_id="nqa-docs")
-                doc_view = gr.HTML(elem_id="nqa-doc-view")
-                with gr.Accordion("Remove documents", open=False, elem_id="nqa-remove-box"):
-                    picked = gr.CheckboxGroup(
-                        choices=_doc_choices(service.documents()), label="Select documents",
-                        elem_id="nqa-pick")
-                    remove_btn = gr.Button("Remove selected…", variant="stop",
-                                           elem_id="nqa-remove")
-                    with gr.Row(visible=False, elem_id="nqa-confirm") as confirm_row:
-                        confirm_msg = gr.HTML(elem_id="nqa-confirm-msg")
-                        confirm_yes = gr.Button("Yes, remove", variant="stop",
-                                                elem_id="nqa-remove-yes", min_width=80)
-                        confirm_no = gr.Button("Cancel", elem_id="nqa-remove-no",
-                                               min_width=80)
-                    undo_btn = gr.Button("Undo remove", visible=False, elem_id="nqa-undo")
-                removed_state = gr.State([])
-                doc_ref = gr.Textbox(visible="hidden", elem_id="nqa-doc-ref")
-                doc_open = gr.Button("view", visible="hidden", elem_id="nqa-doc-open")
-                api_out = gr.JSON(visible=False)
-                api_add_btn = gr.Button(visible=False)
-
-        refreshed = [docs_html, picked, chatbot, settings_md]
-        hidden = {"api_visibility": "undocumented"}
-        quiet = {**hidden, "show_progress": "hidden"}  # no loading veil over the chat
-
-        # chat events
-        ask_args = {"fn": ui_chat, "inputs": [question, chatbot, k_slider],
-                    "outputs": [question, chatbot, saved, send, stop],
-                    "concurrency_limit": CONCURRENCY, "concurrency_id": "answer", **quiet}
-        for trigger in (question.submit, send.click):
-            trigger(**ask_args)
-        stop.click(ui_stop, None, None, queue=False, **hidden)
-        chatbot.example_select(ui_pick_example, None, question, **hidden).then(**ask_args)
-        clear.click(lambda: ([], [], empty_source_html()), None,
-                    [chatbot, saved, source_panel], **hidden)
-        chatbot.clear(lambda: ([], empty_source_html()), None, [saved, source_panel], **hidden)
-        cite_open.click(ui_show_source, cite_ref, source_panel, api_name="source",
-                        api_visibility="undocumented", show_progress="hidden")
-        demo.load(ui_restore, saved, chatbot, **quiet).then(
-            ui_refresh, doc_search, refreshed, **quiet)
-
-        # documents events
-        upload_btn.click(ui_upload, files, [add_status, files], **hidden).then(
-            ui_refresh, doc_search, refreshed, **quiet)
-        paste_btn.click(ui_paste, [paste_text, paste_title, paste_date, paste_source],
-                        [add_status, paste_text, paste_title, paste_date, paste_source],
-                        **hidden).then(ui_refresh, doc_search, refreshed, **quiet)
-        doc_search.change(ui_refresh, doc_search, refreshed, **quiet)
-        doc_open.click(ui_view_document, doc_ref, doc_view, **quiet)
-        remove_btn.click(ui_remove_ask, picked, [add_status, confirm_row, confirm_msg],
-                         **hidden)
-        confirm_no.click(ui_remove_cancel, None, [confirm_row, add_status], **hidden)
-        confirm_yes.click(ui_remove_confirm, [picked, doc_search],
-                          [add_status, confirm_row, removed_state, undo_btn, *refreshed],
-                          **hidden)
-        undo_btn.click(ui_undo, [removed_state, doc_search],
-                       [add_status, removed_state, undo_btn, *refreshed], **hidden)
-
-        # named API
-        gr.api(api_ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="answer")
-        api_add_btn.click(api_add, [files, paste_text, paste_title, paste_date, paste_source],
-                          api_out, api_name="add",
-                          api_description="Add files (txt, md, html, pdf, jsonl) and/or pasted "
-                          "text with optional title, date, source.")
-        gr.api(api_list, api_name="list")
-        gr.api(api_remove, api_name="remove")
+                docs = _documents_tab(service)
+        refreshed = [docs.docs_html, docs.picked, chat.chatbot, chat.settings_md]
+        _wire_chat(demo, h, chat, docs, saved, refreshed)
+        _wire_documents(h, docs, refreshed)
+        _wire_api(h, docs)
     return demo
+
+
+_HIDDEN = {"api_visibility": "undocumented"}
+_QUIET = {**_HIDDEN, "show_progress": "hidden"}  # no loading veil over the chat
+
+
+def _chat_tab(service: Service) -> SimpleNamespace:
+    """The Chat tab's components: the chat with its question box and buttons, the source
+    panel, the settings."""
+    ui = SimpleNamespace()
+    with gr.Row():
+        with gr.Column(scale=3):
+            ui.chatbot = gr.Chatbot(
+                elem_id="nqa-chat", label="Chat", height=520,
+                examples=_examples(service),
+                placeholder="Ask a question about the articles, or pick one below.",
+                feedback_options=None, buttons=[],
+                latex_delimiters=[], sanitize_html=True,
+            )
+            with gr.Row():
+                ui.question = gr.Textbox(
+                    placeholder="Ask about the articles…", show_label=False,
+                    elem_id="nqa-question", scale=6, lines=1, max_lines=4,
+                    autofocus=True, submit_btn=False,
+                )
+                ui.send = gr.Button("Ask", variant="primary", elem_id="nqa-send",
+                                    scale=1, min_width=80)
+                ui.stop = gr.Button("Stop", variant="stop", elem_id="nqa-stop",
+                                    scale=1, min_width=80, visible=False)
+                ui.clear = gr.Button("Clear chat", elem_id="nqa-clear", scale=1,
+                                     min_width=80)
+        with gr.Column(scale=2):
+            gr.Markdown("#### Source")
+            ui.source_panel = gr.HTML(
+                empty_source_html(), elem_id="nqa-source-panel", js_on_load=CLICK_JS,
+            )
+            with gr.Accordion("Settings", open=False, elem_id="nqa-settings"):
+                ui.settings_md = gr.Markdown(_settings_md(service))
+                ui.k_slider = gr.Slider(
+                    1, 10, value=service.settings.top_k, step=1, elem_id="nqa-k",
+                    label="Passages per question (k)",
+                )
+    ui.cite_ref = gr.Textbox(visible="hidden", elem_id="nqa-cite-ref")
+    ui.cite_open = gr.Button("source", visible="hidden", elem_id="nqa-cite-open")
+    return ui
+
+
+def _documents_tab(service: Service) -> SimpleNamespace:
+    """The Documents tab's components: upload, paste, the filtered list, removal."""
+    ui = SimpleNamespace()
+    with gr.Row():
+        with gr.Column():
+            gr.Markdown("#### Upload files")
+            ui.files = gr.File(
+                file_count="multiple", elem_id="nqa-files",
+                label=(f"{', '.join(s.lstrip('.') for s in ALLOWED_SUFFIXES)}"
+                       f" · up to {service.settings.max_file_mb:g} MB each · several at once"),
+            )
+            ui.upload_btn = gr.Button("Add files", variant="primary", elem_id="nqa-upload")
+        with gr.Column():
+            gr.Markdown("#### Paste an article")
+            ui.paste_text = gr.Textbox(lines=6, label="Article text", elem_id="nqa-paste-text")
+            with gr.Row():
+                ui.paste_title = gr.Textbox(
+                    label="Title (optional)", elem_id="nqa-paste-title",
+                    placeholder="default: the first sentence")
+                ui.paste_date = gr.Textbox(label="Date (optional, YYYY-MM-DD)",
+                                           elem_id="nqa-paste-date")
+                ui.paste_source = gr.Textbox(label="Source URL (optional)",
+                                             elem_id="nqa-paste-source")
+            ui.paste_btn = gr.Button("Add text", elem_id="nqa-paste-add")
+    ui.add_status = gr.HTML(elem_id="nqa-add-status")
+    gr.Markdown("#### Documents in the knowledge base")
+    ui.doc_search = gr.Textbox(placeholder="Filter by title, source, date or id…",
+                               show_label=False, elem_id="nqa-doc-search")
+    ui.docs_html = gr.HTML(documents_html(service.documents()), elem_id="nqa-docs")
+    ui.doc_view = gr.HTML(elem_id="nqa-doc-view")
+    with gr.Accordion("Remove documents", open=False, elem_id="nqa-remove-box"):
+        ui.picked = gr.CheckboxGroup(
+            choices=_doc_choices(service.documents()), label="Select documents",
+            elem_id="nqa-pick")
+        ui.remove_btn = gr.Button("Remove selected…", variant="stop", elem_id="nqa-remove")
+        with gr.Row(visible=False, elem_id="nqa-confirm") as ui.confirm_row:
+            ui.confirm_msg = gr.HTML(elem_id="nqa-confirm-msg")
+            ui.confirm_yes = gr.Button("Yes, remove", variant="stop",
+                                       elem_id="nqa-remove-yes", min_width=80)
+            ui.confirm_no = gr.Button("Cancel", elem_id="nqa-remove-no", min_width=80)
+        ui.undo_btn = gr.Button("Undo remove", visible=False, elem_id="nqa-undo")
+    ui.removed_state = gr.State([])
+    ui.doc_ref = gr.Textbox(visible="hidden", elem_id="nqa-doc-ref")
+    ui.doc_open = gr.Button("view", visible="hidden", elem_id="nqa-doc-open")
+    ui.api_out = gr.JSON(visible=False)
+    ui.api_add_btn = gr.Button(visible=False)
+    return ui
+
+
+def _wire_chat(demo: gr.Blocks, h: Handlers, chat: SimpleNamespace, docs: SimpleNamespace,
+               saved: gr.BrowserState, refreshed: list) -> None:
+    ask_args = {"fn": h.ui_chat, "inputs": [chat.question, chat.chatbot, chat.k_slider],
+                "outputs": [chat.question, chat.chatbot, saved, chat.send, chat.stop],
+                "concurrency_limit": CONCURRENCY, "concurrency_id": "answer", **_QUIET}
+    for trigger in (chat.question.submit, chat.send.click):
+        trigger(**ask_args)
+    chat.stop.click(h.ui_stop, None, None, queue=False, **_HIDDEN)
+    chat.chatbot.example_select(h.ui_pick_example, None, chat.question,
+                                **_HIDDEN).then(**ask_args)
+    chat.clear.click(lambda: ([], [], empty_source_html()), None,
+                     [chat.chatbot, saved, chat.source_panel], **_HIDDEN)
+    chat.chatbot.clear(lambda: ([], empty_source_html()), None, [saved, chat.source_panel],
+                       **_HIDDEN)
+    chat.cite_open.click(h.ui_show_source, chat.cite_ref, chat.source_panel, api_name="source",
+                         api_visibility="undocumented", show_progress="hidden")
+    demo.load(h.ui_restore, saved, chat.chatbot, **_QUIET).then(
+        h.ui_refresh, docs.doc_search, refreshed, **_QUIET)
+
+
+def _wire_documents(h: Handlers, docs: SimpleNamespace, refreshed: list) -> None:
+    d = docs
+    paste = [d.paste_text, d.paste_title, d.paste_date, d.paste_source]
+    d.upload_btn.click(h.ui_upload, d.files, [d.add_status, d.files], **_HIDDEN).then(
+        h.ui_refresh, d.doc_search, refreshed, **_QUIET)
+    d.paste_btn.click(h.ui_paste, paste, [d.add_status, *paste], **_HIDDEN).then(
+        h.ui_refresh, d.doc_search, refreshed, **_QUIET)
+    d.doc_search.change(h.ui_refresh, d.doc_search, refreshed, **_QUIET)
+    d.doc_open.click(h.ui_view_document, d.doc_ref, d.doc_view, **_QUIET)
+    d.remove_btn.click(h.ui_remove_ask, d.picked, [d.add_status, d.confirm_row, d.confirm_msg],
+                       **_HIDDEN)
+    d.confirm_no.click(h.ui_remove_cancel, None, [d.confirm_row, d.add_status], **_HIDDEN)
+    d.confirm_yes.click(h.ui_remove_confirm, [d.picked, d.doc_search],
+                        [d.add_status, d.confirm_row, d.removed_state, d.undo_btn, *refreshed],
+                        **_HIDDEN)
+    d.undo_btn.click(h.ui_undo, [d.removed_state, d.doc_search],
+                     [d.add_status, d.removed_state, d.undo_btn, *refreshed], **_HIDDEN)
+
+
+def _wire_api(h: Handlers, docs: SimpleNamespace) -> None:
+    """The named API (docs/web.md): ask, add, list, remove."""
+    gr.api(h.api_ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="answer")
+    docs.api_add_btn.click(
+        h.api_add, [docs.files, docs.paste_text, docs.paste_title, docs.paste_date,
+                    docs.paste_source],
+        docs.api_out, api_name="add",
+        api_description="Add files (txt, md, html, pdf, jsonl) and/or pasted "
+        "text with optional title, date, source.")
+    gr.api(h.api_list, api_name="list")
+    gr.api(h.api_remove, api_name="remove")
 
 
 def launch_options(service: Service) -> dict:

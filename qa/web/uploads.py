@@ -15,7 +15,9 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-ALLOWED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl")
+from qa.ingest.loaders import SUPPORTED
+
+ALLOWED_SUFFIXES = SUPPORTED  # the types adding reads, so an accepted upload can be added
 MAX_FILES = 50
 """Files per upload; more are refused with a message (add a folder from the CLI instead)."""
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
