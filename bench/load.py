@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 OUT = ROOT / "bench" / "out"
 
-from test_app_api import running_app  # noqa: E402
+from conftest import running_app  # noqa: E402
 
 # (question, text the answer must contain; None = must be refused)
 QUESTIONS = [

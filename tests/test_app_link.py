@@ -283,7 +283,7 @@ def test_stale_and_foreign_link_files_are_ignored(store, tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_real_app_answers_the_command_as_it_would_itself(tmp_path):
-    from test_app_api import running_app
+    from conftest import running_app
 
     data = tmp_path / "data"
     env = {**os.environ, "QA_DATA_DIR": str(data), "QA_LLM": "fake", "QA_CHROMA_URL": ""}
