@@ -276,8 +276,10 @@ def test_stale_and_foreign_link_files_are_ignored(store, tmp_path, monkeypatch):
         assert app_link.read_link(settings.with_(chroma_url="http://127.0.0.1:8000"))[0] is None
         assert app_link.read_link(settings)[0] is not None
         monkeypatch.setenv("QA_NO_SERVER", "1")
-        assert app_link.reader(settings, lambda: "local", note=lambda m: None) == "local"
+        assert Settings.from_env().no_server
         monkeypatch.delenv("QA_NO_SERVER")
+        assert app_link.reader(settings.with_(no_server=True), lambda: "local",
+                               note=lambda m: None) == "local"
     assert not path.exists()  # withdrawn when the app stops
 
 
