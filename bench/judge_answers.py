@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 from llama_cpp import LogitsProcessorList
 
+from qa.answer.evidence import build_evidence
+from qa.answer.grounding import parse_reply, verify
 from qa.config import Settings
-from qa.evaluation import contains_gold, store_settings
-from qa.evidence import build_evidence
-from qa.grounding import parse_reply, verify
+from qa.eval.run import contains_gold, store_settings
 from qa.kb import KnowledgeBase
-from qa.llm import get_chat_model
+from qa.llm.backends import get_chat_model
 
 FRESH = ('Passage: {text}\nQuestion: {question}\nProposed answer: {answer}\n'
          'Does the passage state that the proposed answer is the answer to the question? '
@@ -92,7 +92,7 @@ def main() -> None:
             continue
         q = r["question"]
         passages = kb.retrieve(q, args.k, as_of=dates.get(r["id"]))
-        ev = build_evidence(q, passages)
+        ev = build_evidence(q, passages, kb.embeddings.encode)
         v = verify(parse_reply(r["raw"]), ev)
         if v is None:
             continue
