@@ -17,7 +17,7 @@ from pathlib import Path
 from qa.answer import grounding
 from qa.answer.evidence import build_evidence
 from qa.config import Settings
-from qa.eval.run import contains_gold, store_settings
+from qa.eval.run import contains_gold, load_audit, store_settings
 from qa.kb import KnowledgeBase
 from qa.retrieve import recency
 from qa.text.dates import parse_date
@@ -56,6 +56,33 @@ def main() -> None:
         n = len(cases)
         print(f"{label:40s} right {right:3d}  wrong shown {wrong:3d} ({100 * wrong / n:4.1f} %)"
               f"  refused {refused:3d}  quote by code {by_code}")
+
+    def product(label: str) -> None:
+        """The figures ``qa eval`` would print under the rules as they are now (quote check,
+        then old news), over all questions: those refused before the model count as refused."""
+        asked_all = {r["id"]: r for r in rows}
+        answered = {}
+        for r, ev in cases:
+            v = grounding.verify(grounding.parse_reply(r["raw"]), ev) if r["raw"] else None
+            day = parse_date(dates.get(r["id"]))
+            if v is not None and not recency.is_old_news(
+                    r["question"], ev.passages[v.passage_index], day, ev.passages):
+                answered[r["id"]] = v.answer
+        right = [i for i, a in answered.items()
+                 if asked_all[i]["answerable"] and contains_gold(a, asked_all[i]["answers"])]
+        answerable = [i for i, r in asked_all.items() if r["answerable"]]
+        supported = [i for i in answerable if i not in audit]
+        unanswerable = [i for i, r in asked_all.items() if not r["answerable"]]
+        n = len(rows)
+        print(f"{label}: right {len(right)}/{len(answerable)}, supported right "
+              f"{sum(i in supported for i in right)}/{len(supported)}, wrong shown "
+              f"{len(answered) - len(right)}/{n} ({100 * (len(answered) - len(right)) / n:.1f} %),"
+              f" unanswerable refused {sum(i not in answered for i in unanswerable)}/"
+              f"{len(unanswerable)}, false refusals {sum(i not in answered for i in answerable)}"
+              f"/{len(answerable)}")
+
+    audit = load_audit(folder)
+    product("as the product decides now")
 
     # the pre-model gate: what each threshold on Evidence.best_score would refuse
     print("gate on best_score: right answers lost / wrong answers saved / questions gated")
