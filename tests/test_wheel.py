@@ -25,7 +25,7 @@ from testdata import ROOT, SEED
 
 pytestmark = pytest.mark.slow
 
-SOURCES = ["pyproject.toml", "README.md", "qa", "qa.web", "prompts", "corpus"]
+SOURCES = ["pyproject.toml", "README.md", "qa", "prompts", "corpus"]
 
 
 def _run(cmd, **kw):

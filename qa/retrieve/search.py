@@ -15,6 +15,7 @@ from qa.index.bm25 import KeywordIndex
 from qa.index.store import ChromaStore, passage_from
 from qa.retrieve.recency import asks_recent, is_recent
 from qa.text.dates import parse_date
+from qa.text.sentences import Span, split_sentences
 from qa.types import Passage
 
 Mode = RetrievalMode
@@ -74,15 +75,13 @@ def rerank(query_vec, passages: list[Passage], encode, k: int) -> list[Passage]:
     No PyPI package ships a cross-encoder's weights, so the reranker is built from what we
     have: a chunk that holds one sentence answering the question scores high even when the
     rest of the chunk is about something else, which whole-chunk vectors blur."""
-    from qa.ingest.chunking import sentence_spans
-
     if not passages:
         return []
     sentences: list[str] = []
     owner: list[int] = []
     for i, p in enumerate(passages):
-        for s, e in sentence_spans(p.text) or [(0, len(p.text))]:
-            sentences.append(p.text[s:e])
+        for span in split_sentences(p.text) or [Span(p.text, 0, len(p.text))]:
+            sentences.append(span.text)
             owner.append(i)
     cos = np.asarray(encode(sentences), dtype=np.float32) @ np.asarray(query_vec, np.float32)
     best = np.full(len(passages), -1.0, dtype=np.float32)
