@@ -6,7 +6,7 @@ output held to that JSON shape where the backend can (a llama.cpp grammar, Ollam
 plain-text reply such as "Kaesong [1]." is read as the answer and its passage number, and the
 quote is then looked up by code (the passage sentence that holds the answer).
 
-``verify`` accepts a claim only when (see ``qa.quotes``) the quote occurs in a retrieved
+``verify`` accepts a claim only when (see ``qa.answer.quotes``) the quote occurs in a retrieved
 passage, states something (not a question or a headline), contains every word of the answer
 that the question did not give, and is about the question (its sentence clears
 ``RELEVANCE_FLOOR``). A right claim with the wrong passage number is moved to the passage that

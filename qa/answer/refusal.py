@@ -1,6 +1,6 @@
 """The one refusal decided before the model runs: nothing retrieved is related at all.
 
-Every other refusal comes from the checked answer (``qa.grounding``): the model found no
+Every other refusal comes from the checked answer (``qa.answer.grounding``): the model found no
 passage that states the answer, or its claim did not survive the quote check. A similarity
 gate in front of the model refused plain paraphrases ("how many storeys" against
 "four-storey"), so the gate left here sits below the best-sentence score of every answerable

@@ -3,7 +3,7 @@
 A question asked on a day about what happened "this week", "recently" or "just" means the
 articles of the days before it; an older article on the same topic is a different event (last
 year's bankruptcy, a previous storm). Retrieval prefers the recent window for such questions
-(``qa.retrieve.prefer_recent``), and an answer that still rests on an older article says so.
+(``qa.retrieve.search.prefer_recent``), and an answer that still rests on an older article says so.
 """
 
 from __future__ import annotations
