@@ -35,7 +35,7 @@ from answer_refusal import (  # noqa: E402
     contains_gold,
 )
 
-from qa import answer  # noqa: E402
+from qa.answer import chain as answer  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.llm.backends import get_chat_model  # noqa: E402
 from qa.types import ExtractiveEvent, FinalEvent, TokenEvent  # noqa: E402
