@@ -245,3 +245,22 @@ def test_several_extractive_events_do_not_break_a_run(seeded_kb):
     stages = [i[1] for i in items if i[0] == "stage"]
     assert stages[:4] == ["rewrite", "search", "read", "write"]
     assert stages.count("search") == 1
+
+
+def test_a_refresh_keeps_what_the_reader_ticked(seeded_kb):
+    """The CI failure of 2026-11-27: the refresh after a page load answered after the reader
+    had ticked a document and un-ticked it, so "Remove selected" asked nothing."""
+    from qa.web.ui import Handlers
+
+    service = Service(seeded_kb)
+    handlers = Handlers(service)
+    doc_id = service.documents()[0]["doc_id"]
+    _, picker, *_ = handlers.ui_refresh_on_load("", [])
+    assert picker == {"__type__": "update"}, "an unchanged store must leave the picker alone"
+    _, picker, *_ = handlers.ui_refresh("", [doc_id, "no-such-document"])
+    assert picker.value == [doc_id]
+    _, picker, *_ = handlers.ui_refresh("zzz-matches-nothing", [doc_id])
+    assert picker.value == [] and picker.choices == []
+    service.add_text("Zorblax opened a plant in Ostrava on Monday.", title="Zorblax plant")
+    _, picker, *_ = handlers.ui_refresh_on_load("", [doc_id])
+    assert picker.value == [doc_id] and len(picker.choices) == len(service.documents())

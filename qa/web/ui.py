@@ -274,21 +274,40 @@ class Handlers:
 
     def __init__(self, service: Service):
         self.service = service
+        # What every freshly loaded page starts with in "Select documents" (the choices are
+        # fixed in the page config when the app is built).
+        self.initial_choices = _doc_choices(service.documents())
 
-    def ui_refresh(self, query: str | None = ""):
+    def ui_refresh(self, query: str | None = "", picked: list[str] | None = None):
+        """Redraw the documents table and the remove picker. What the reader has ticked stays
+        ticked while it is still listed: a refresh must never silently change what
+        "Remove selected" would remove."""
         query = query or ""
         try:
             docs = self.service.documents(query)
             total = len(self.service.documents()) if query else len(docs)
+            choices = _doc_choices(docs)
+            listed = {doc_id for _, doc_id in choices}
             return (
                 documents_html(docs, query=query.strip(), total=total),
-                gr.CheckboxGroup(choices=_doc_choices(docs), value=[]),
+                gr.CheckboxGroup(choices=choices,
+                                 value=[p for p in picked or [] if p in listed]),
                 gr.Chatbot(examples=_examples(self.service)),
                 _settings_md(self.service),
             )
         except Exception as exc:  # keep what is shown; say why it could not be refreshed
             gr.Warning(user_message(exc))
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+
+    def ui_refresh_on_load(self, query: str | None, picked: list[str] | None):
+        """The refresh that follows a page load. It runs while the reader may already be
+        ticking boxes, and its reply can land after a tick it did not see; so when the
+        documents are still those the page was built with, the picker is left alone."""
+        shown = self.ui_refresh(query, picked)
+        if not (query or "").strip() and _doc_choices(self.service.documents()) == \
+                self.initial_choices:
+            return shown[0], gr.skip(), *shown[2:]
+        return shown
 
     # -- chat --------------------------------------------------------------------------------
     def ui_chat(self, question: str, messages: list, k: float, request: gr.Request):
@@ -644,17 +663,17 @@ def _wire_chat(demo: gr.Blocks, h: Handlers, chat: SimpleNamespace, docs: Simple
     chat.cite_open.click(h.ui_show_source, chat.cite_ref, chat.source_panel, api_name="source",
                          api_visibility="undocumented", show_progress="hidden")
     demo.load(h.ui_restore, saved, chat.chatbot, **_QUIET).then(
-        h.ui_refresh, docs.doc_search, refreshed, **_QUIET)
+        h.ui_refresh_on_load, [docs.doc_search, docs.picked], refreshed, **_QUIET)
 
 
 def _wire_documents(h: Handlers, docs: SimpleNamespace, refreshed: list) -> None:
     d = docs
     paste = [d.paste_text, d.paste_title, d.paste_date, d.paste_source]
     d.upload_btn.click(h.ui_upload, d.files, [d.add_status, d.files], **_HIDDEN).then(
-        h.ui_refresh, d.doc_search, refreshed, **_QUIET)
+        h.ui_refresh, [d.doc_search, d.picked], refreshed, **_QUIET)
     d.paste_btn.click(h.ui_paste, paste, [d.add_status, *paste], **_HIDDEN).then(
-        h.ui_refresh, d.doc_search, refreshed, **_QUIET)
-    d.doc_search.change(h.ui_refresh, d.doc_search, refreshed, **_QUIET)
+        h.ui_refresh, [d.doc_search, d.picked], refreshed, **_QUIET)
+    d.doc_search.change(h.ui_refresh, [d.doc_search, d.picked], refreshed, **_QUIET)
     d.doc_open.click(h.ui_view_document, d.doc_ref, d.doc_view, **_QUIET)
     d.remove_btn.click(h.ui_remove_ask, d.picked, [d.add_status, d.confirm_row, d.confirm_msg],
                        **_HIDDEN)
