@@ -23,14 +23,36 @@ from qa.retrieve import recency
 from qa.text.dates import parse_date
 
 
+def _without_quote(raw: str | None) -> str | None:
+    """``raw`` as the reply ends when the schema has no quote: the JSON object's answer and
+    passage only. A reply that is not such an object is kept as it was."""
+    if not raw:
+        return raw
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+    if not isinstance(obj, dict) or "answer" not in obj:
+        return raw
+    return json.dumps({"answer": obj["answer"], "passage": obj.get("passage", 0)},
+                      ensure_ascii=False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("dataset")
     ap.add_argument("results")
     ap.add_argument("-k", type=int, default=5)
+    ap.add_argument("--drop-quote", action="store_true",
+                    help="remove the model's quote from each stored JSON reply: the reply the "
+                    "answer schema without a quote gets (greedy decoding writes the same "
+                    "answer and passage, then stops)")
     args = ap.parse_args()
     folder = Path(args.dataset)
     rows = [json.loads(line) for line in open(args.results)]
+    if args.drop_quote:
+        for r in rows:
+            r["raw"] = _without_quote(r.get("raw"))
     dates = {json.loads(line)["id"]: json.loads(line).get("date")
              for line in open(folder / "questions.jsonl")}
     kb = KnowledgeBase(store_settings(folder, Settings.from_env()).with_(top_k=args.k))

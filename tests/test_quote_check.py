@@ -158,3 +158,20 @@ def test_a_part_of_a_name_is_widened_to_the_whole_name():
         "South Korea")
     assert complete_name("January", "In January, the office closed.") == "January"
     assert complete_name("sesame", "sesame seeds") == "sesame"
+
+
+def test_a_reply_held_to_the_schema_has_no_quote_and_code_finds_it(seed_evidence):
+    """The grammar ends the reply after the passage number (qa.answer.grounding.answer_schema):
+    the sentence that holds the answer becomes the quote; a wrong answer still finds none."""
+    from qa.answer.grounding import answer_schema
+
+    schema = answer_schema(2)
+    assert schema["required"] == ["answer", "passage"] and "quote" not in schema["properties"]
+    ev = seed_evidence("How much did South Korea spend on the building?")
+    v = verify(parse_reply('{"answer": "9.78 billion won", "passage": 1}'), ev)
+    assert v is not None and v.quote_by_code and not v.corrected
+    assert SEED[v.quote_start:v.quote_end].startswith("South Korea spent at least 9.78")
+    assert verify(parse_reply('{"answer": "12 billion won", "passage": 1}'), ev) is None
+    ev = seed_evidence("Which NFL team recently won the Super Bowl?")
+    assert verify(parse_reply('{"answer": "What NFL teams have never won", "passage": 2}'),
+                  ev) is None
