@@ -175,3 +175,9 @@ def test_a_reply_held_to_the_schema_has_no_quote_and_code_finds_it(seed_evidence
     ev = seed_evidence("Which NFL team recently won the Super Bowl?")
     assert verify(parse_reply('{"answer": "What NFL teams have never won", "passage": 2}'),
                   ev) is None
+
+
+def test_a_plain_text_reply_names_its_passage_in_any_marker_form():
+    for raw in ("Kaesong [1].", "Kaesong [Passage 1].", "Kaesong [1, 3]."):
+        claim = parse_reply(raw)
+        assert (claim.answer, claim.passage, claim.structured) == ("Kaesong.", 1, False)

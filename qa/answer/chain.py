@@ -20,7 +20,6 @@ from langchain_core.messages import BaseMessage, SystemMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
-from qa.answer import refusal
 from qa.answer.context import format_passages
 from qa.answer.evidence import Evidence, build_evidence
 from qa.answer.extractive import extractive_sentences
@@ -250,7 +249,7 @@ def stream(
                          "")
         provisional = f"{last_user} {question}".strip()
         early = build_evidence(provisional, list(retrieve(provisional, settings.top_k)), encode)
-        if early.passages and not refusal.nothing_related(early.best_score):
+        if not early.nothing_related:
             yield ExtractiveEvent(_compose_extractive(
                 question, provisional, early, extractive_sentences(early),
                 {"extractive": time.perf_counter() - t0}))
@@ -260,7 +259,7 @@ def stream(
     timings["retrieve"] = time.perf_counter() - t0
     evidence = build_evidence(standalone, passages, encode)
 
-    if not passages or refusal.nothing_related(evidence.best_score):
+    if evidence.nothing_related:
         timings["extractive"] = timings["total"] = time.perf_counter() - t0
         answer = _refusal(question, standalone, evidence, timings)
         yield ExtractiveEvent(answer)

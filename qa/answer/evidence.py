@@ -44,9 +44,24 @@ class Evidence:
         """How well the best sentence matches the question: the refusal gate's input."""
         return float(self.question_scores.max()) if len(self.question_scores) else 0.0
 
+    @property
+    def nothing_related(self) -> bool:
+        """The one refusal decided before the model runs: no passage sentence is related to
+        the question at all (see ``UNRELATED_THRESHOLD``)."""
+        return not self.passages or self.best_score < UNRELATED_THRESHOLD
+
     def sentences_of(self, passage_index: int) -> list[int]:
         return [i for i, s in enumerate(self.sentences) if s.passage_index == passage_index]
 
+
+UNRELATED_THRESHOLD = 0.20
+"""Refuse without the model when the best passage sentence scores below this against the
+question (``Evidence.best_score``). Every other refusal comes from the checked answer
+(``qa.answer.grounding``): the model found no passage that states the answer, or its claim did
+not survive the quote check. A similarity gate in front of the model refused plain
+paraphrases ("how many storeys" against "four-storey"), so the gate left here sits below the
+best-sentence score of every answerable question measured on the tuning sets
+(docs/answers.md): it only skips the model when the passages are about something else."""
 
 KEYWORD_WEIGHT = 0.25
 """Share of keyword overlap in a sentence's question score; dense cosine gets the rest."""

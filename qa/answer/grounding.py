@@ -19,6 +19,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from qa.answer.citations import parse_markers
 from qa.answer.evidence import Evidence
 from qa.answer.quotes import (
     QuoteSpan,
@@ -94,9 +95,6 @@ def _declines(text: str) -> bool:
     return not t or t.startswith(DECLINE) or (DECLINE in t and len(t) < 80)
 
 
-_MARKER = re.compile(r"\s*\[(\d+)\]")
-
-
 def parse_reply(raw: str) -> Claim:
     """Read the model's reply: the JSON object, else plain text with [n] markers."""
     text = raw.strip()
@@ -117,8 +115,7 @@ def parse_reply(raw: str) -> Claim:
     if _declines(text):
         return Claim("", None, "", declined=True)
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
-    numbers = [int(n) for n in _MARKER.findall(first)]
-    answer = _MARKER.sub("", first).strip()
+    answer, numbers = parse_markers(first)
     quote = ""
     q = re.search(r"[\"“](.{12,}?)[\"”]", text)
     if q:
