@@ -63,10 +63,10 @@ def answer_schema(n_passages: int) -> dict:
     the grammar's cost, so dropping it halves the time to a complete answer (seed article,
     2 cores: p50 11.25 s to 6.07 s), while greedy decoding writes the same answer and passage
     as before, because the prompt and the grammar up to the passage number are unchanged.
-    Re-checked on the stored replies with their quote removed, the answers shown are as good
-    (docs/answers.md). Backends without a grammar follow the prompt and write the quote, which
-    is then checked verbatim. The answer's length bound keeps a 1.5B model from writing a
-    whole sentence into it."""
+    Measured end to end on realtimeqa-2023: 39 right and 19 wrong answers shown, against 38
+    and 19 with the model's quote (docs/evaluation.md). Backends without a grammar follow
+    the prompt and write the quote, which is then checked verbatim. The answer's length bound
+    keeps a 1.5B model from writing a whole sentence into it."""
     return {
         "type": "object",
         "properties": {

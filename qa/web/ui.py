@@ -304,7 +304,8 @@ class Handlers:
         ticking boxes, and its reply can land after a tick it did not see; so when the
         documents are still those the page was built with, the picker is left alone."""
         shown = self.ui_refresh(query, picked)
-        if not (query or "").strip() and _doc_choices(self.service.documents()) == \
+        picker = shown[1]
+        if not (query or "").strip() and getattr(picker, "choices", None) == \
                 self.initial_choices:
             return shown[0], gr.skip(), *shown[2:]
         return shown
