@@ -545,7 +545,7 @@ def build_ui(service: Service) -> gr.Blocks:
             with gr.Tab("Chat", id="chat"):
                 chat = _chat_tab(service)
             with gr.Tab("Documents", id="documents"):
-                docs = _documents_tab(service)
+                docs = _documents_tab(service, h.initial_choices)
         refreshed = [docs.docs_html, docs.picked, chat.chatbot, chat.settings_md]
         _wire_chat(demo, h, chat, docs, saved, refreshed)
         _wire_documents(h, docs, refreshed)
@@ -598,7 +598,7 @@ def _chat_tab(service: Service) -> SimpleNamespace:
     return ui
 
 
-def _documents_tab(service: Service) -> SimpleNamespace:
+def _documents_tab(service: Service, choices: list[tuple[str, str]]) -> SimpleNamespace:
     """The Documents tab's components: upload, paste, the filtered list, removal."""
     ui = SimpleNamespace()
     with gr.Row():
@@ -630,7 +630,7 @@ def _documents_tab(service: Service) -> SimpleNamespace:
     ui.doc_view = gr.HTML(elem_id="nqa-doc-view")
     with gr.Accordion("Remove documents", open=False, elem_id="nqa-remove-box"):
         ui.picked = gr.CheckboxGroup(
-            choices=_doc_choices(service.documents()), label="Select documents",
+            choices=choices, label="Select documents",
             elem_id="nqa-pick")
         ui.remove_btn = gr.Button("Remove selected…", variant="stop", elem_id="nqa-remove")
         with gr.Row(visible=False, elem_id="nqa-confirm") as ui.confirm_row:
