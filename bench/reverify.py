@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from qa.answer import grounding
+from qa.answer.confidence import first_token_prob
 from qa.answer.evidence import build_evidence
 from qa.config import Settings
 from qa.eval.run import contains_gold, load_audit, store_settings
@@ -38,11 +39,27 @@ def _without_quote(raw: str | None) -> str | None:
                       ensure_ascii=False)
 
 
+def _confidence(row: dict) -> float | None:
+    """The stored probability of the answer's first token (runs before it was kept: None)."""
+    logprobs = row.get("answer_logprobs")
+    return first_token_prob(logprobs) if logprobs else None
+
+
+def _check(row: dict, evidence):
+    """``grounding.verify`` on a stored reply, under the module's current rules."""
+    if not row["raw"]:
+        return None
+    return grounding.verify(grounding.parse_reply(row["raw"]), evidence, _confidence(row))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("dataset")
     ap.add_argument("results")
     ap.add_argument("-k", type=int, default=5)
+    ap.add_argument("--confidence-grid", action="store_true",
+                    help="score the confidence rules (grounding.MIN_CONFIDENCE, CONFIDENT and "
+                    "CONFIDENT_FLOOR) on a small grid: needs a run that kept answer_logprobs")
     ap.add_argument("--drop-quote", action="store_true",
                     help="remove the model's quote from each stored JSON reply: the reply the "
                     "answer schema without a quote gets (greedy decoding writes the same "
@@ -66,7 +83,7 @@ def main() -> None:
     def score(label: str) -> None:
         right = wrong = refused = by_code = 0
         for r, ev in cases:
-            v = grounding.verify(grounding.parse_reply(r["raw"]), ev) if r["raw"] else None
+            v = _check(r, ev)
             if v is None:
                 refused += 1
                 continue
@@ -85,7 +102,7 @@ def main() -> None:
         asked_all = {r["id"]: r for r in rows}
         answered = {}
         for r, ev in cases:
-            v = grounding.verify(grounding.parse_reply(r["raw"]), ev) if r["raw"] else None
+            v = _check(r, ev)
             day = parse_date(dates.get(r["id"]))
             if v is not None and not recency.is_old_news(
                     r["question"], ev.passages[v.passage_index], day, ev.passages):
@@ -105,12 +122,22 @@ def main() -> None:
 
     audit = load_audit(folder)
     product("as the product decides now")
+    if args.confidence_grid:
+        saved = grounding.MIN_CONFIDENCE, grounding.CONFIDENT, grounding.CONFIDENT_FLOOR
+        for gate in (None, 0.2, 0.3, 0.4):
+            for sure, low_floor in ((None, None), (0.5, 0.3), (0.5, 0.2), (0.7, 0.3),
+                                    (0.7, 0.2), (0.8, 0.2)):
+                grounding.MIN_CONFIDENCE, grounding.CONFIDENT = gate, sure
+                grounding.CONFIDENT_FLOOR = low_floor or grounding.RELEVANCE_FLOOR
+                product(f"gate {gate}, confident {sure} floor {low_floor}")
+        grounding.MIN_CONFIDENCE, grounding.CONFIDENT, grounding.CONFIDENT_FLOOR = saved
+        return
 
     # the pre-model gate: what each threshold on Evidence.best_score would refuse
     print("gate on best_score: right answers lost / wrong answers saved / questions gated")
     verdicts = []
     for r, ev in cases:
-        v = grounding.verify(grounding.parse_reply(r["raw"]), ev) if r["raw"] else None
+        v = _check(r, ev)
         right = v is not None and r["answerable"] and contains_gold(v.answer, r["answers"])
         verdicts.append((ev.best_score, right, v is not None and not right))
     for gate in (0.15, 0.2, 0.25, 0.3, 0.35, 0.4):
@@ -133,7 +160,7 @@ def main() -> None:
     for label, rule in rules.items():
         right = wrong = 0
         for r, ev in cases:
-            v = grounding.verify(grounding.parse_reply(r["raw"]), ev) if r["raw"] else None
+            v = _check(r, ev)
             asked = parse_date(dates.get(r["id"]))
             if v is None or asked is None:
                 continue

@@ -213,6 +213,9 @@ class Answer:
     """Date the answer is stated 'as of', when dates matter for it."""
     raw: str = ""
     """The model's unprocessed output, for debugging and evaluation."""
+    answer_logprobs: tuple[float, ...] = ()
+    """Log-probabilities of the tokens of the model's short answer (``qa.answer.confidence``);
+    () when the backend gives none."""
     timings: dict[str, float] = field(default_factory=dict, compare=False)
     """Seconds per stage (retrieve, extractive, first_token, total)."""
 

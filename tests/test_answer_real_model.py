@@ -79,3 +79,32 @@ def test_follow_up_finds_the_renovation_paragraph(llm, settings, retrieve) -> No
         assert "9.78" in a.text
         assert any("9.78 billion won" in c.quote for c in a.citations)
     assert any("9.78 billion won" in p.text for p in a.passages), a.passages
+
+
+def test_answer_only_decoding_writes_the_reply_the_grammar_writes(llm, settings, retrieve):
+    """The embedded model decodes only the answer (``EmbeddedChatModel._stream_answer``): the
+    fixed JSON around it is prompt, not generated. Its reply must be the one llama.cpp's JSON
+    grammar gets from the same prompt, and it must carry the answer's token probabilities."""
+    import json
+
+    from qa.answer.chain import _prompt
+    from qa.answer.confidence import answer_logprobs
+    from qa.answer.context import format_passages
+    from qa.answer.evidence import build_evidence
+    from qa.answer.grounding import answer_schema
+    from qa.index.embedder import Embedder
+
+    encode = Embedder(settings.embedder, settings.embed_batch_size).encode
+    for question in ("In which town was the office?", "Who is Kim Yo Jong?"):
+        ev = build_evidence(question, list(retrieve(question, settings.top_k)), encode)
+        messages = _prompt("answer_system", "answer_user").format_messages(
+            passages=format_passages(ev), question=question)
+        n = len(ev.passages)
+        chunks = list(llm.stream(messages, answer_passages=n))
+        fast = "".join(c.text for c in chunks)
+        grammar = "".join(c.text for c in llm.stream(messages, json_schema=answer_schema(n)))
+        assert json.loads(fast) == json.loads(grammar), (fast, grammar)
+        tokens = next(c.response_metadata["token_logprobs"] for c in reversed(chunks)
+                      if c.response_metadata.get("token_logprobs"))
+        logprobs = answer_logprobs(tokens)
+        assert logprobs and all(lp <= 0 for lp in logprobs)

@@ -201,7 +201,7 @@ def test_stop_frees_the_real_model(seeded_kb):
 
 
 def test_structured_output_looks_through_the_staged_model_and_reaches_the_inner_one():
-    """The web app wraps the model for stages and Stop; the JSON-schema constraint must still
+    """The web app wraps the model for stages and Stop; the answer-shape option must still
     be chosen for the real backend and handed to it."""
     from langchain_core.messages import HumanMessage
 
@@ -220,13 +220,12 @@ def test_structured_output_looks_through_the_staged_model_and_reaches_the_inner_
     assert unwrap_chat_model(staged) is inner
     # a stand-in for llama.cpp's model (not loaded): the wrapper must not hide it
     embedded = EmbeddedChatModel.model_construct(model_path="none.gguf")
-    assert "json_schema" in structured_output(StagedChatModel(inner=embedded), 3)
+    assert structured_output(StagedChatModel(inner=embedded), 3) == {"answer_passages": 3}
     assert structured_output(StagedChatModel(inner=embedded), 3) == structured_output(
         embedded, 3)
-    kwargs = {"json_schema": {"type": "object"}}
+    kwargs = {"answer_passages": 3}
     text = "".join(c.text for c in staged.stream([HumanMessage("q")], **kwargs))
-    assert text.startswith('{"answer"') and inner.seen[-1].get("json_schema") == kwargs[
-        "json_schema"]
+    assert text.startswith('{"answer"') and inner.seen[-1].get("answer_passages") == 3
 
 
 def test_several_extractive_events_do_not_break_a_run(seeded_kb):

@@ -181,3 +181,42 @@ def test_a_plain_text_reply_names_its_passage_in_any_marker_form():
     for raw in ("Kaesong [1].", "Kaesong [Passage 1].", "Kaesong [1, 3]."):
         claim = parse_reply(raw)
         assert (claim.answer, claim.passage, claim.structured) == ("Kaesong.", 1, False)
+
+
+def test_the_answer_tokens_are_picked_out_of_the_reply():
+    from qa.answer.confidence import answer_logprobs, first_token_prob
+
+    tokens = [('{"answer": "', 0.0), ("Ka", -0.3), ("es", -0.01), ("ong", 0.0),
+              ('", "passage": 1}', 0.0)]
+    assert answer_logprobs(tokens) == (-0.3, -0.01, 0.0)
+    assert first_token_prob(answer_logprobs(tokens)) == pytest.approx(0.7408, abs=1e-4)
+    # a token that straddles the value's start counts; an empty or plain-text answer gives none
+    assert answer_logprobs([('{"answer": "Ka', -0.5), ('esong"}', -0.1)]) == (-0.5, -0.1)
+    assert answer_logprobs([('{"answer": "', 0.0), ('", "passage": 0}', 0.0)]) == ()
+    assert answer_logprobs([("Kaesong [1].", -0.2)]) == ()
+    assert first_token_prob(()) is None
+
+
+def test_how_sure_the_model_was_moves_the_relevance_floor(seed_evidence, monkeypatch):
+    """A guess the model hesitated over is refused; a sure answer needs its sentence to be
+    less about the question's words (a paraphrase), and without probabilities nothing
+    changes."""
+    from qa.answer import grounding
+
+    monkeypatch.setattr(grounding, "MIN_CONFIDENCE", 0.3)
+    monkeypatch.setattr(grounding, "CONFIDENT", 0.5)
+    monkeypatch.setattr(grounding, "CONFIDENT_FLOOR", 0.2)
+    assert grounding.relevance_floor(None) == grounding.RELEVANCE_FLOOR
+    assert grounding.relevance_floor(0.4) == grounding.RELEVANCE_FLOOR
+    assert grounding.relevance_floor(0.9) == 0.2
+    ev = seed_evidence("In which town was the office?")
+    reply = parse_reply('{"answer": "Kaesong", "passage": 1}')
+    assert verify(reply, ev, 0.9) is not None
+    assert verify(reply, ev, None) is not None
+    assert verify(reply, ev, 0.1) is None
+    # a sentence scoring between the two floors passes only when the model was sure
+    v = verify(reply, ev, 0.9)
+    monkeypatch.setattr(grounding, "CONFIDENT_FLOOR", v.relevance - 0.01)
+    monkeypatch.setattr(grounding, "RELEVANCE_FLOOR", v.relevance + 0.01)
+    assert verify(reply, ev, 0.9) is not None
+    assert verify(reply, ev, 0.4) is None and verify(reply, ev, None) is None

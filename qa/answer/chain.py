@@ -20,6 +20,7 @@ from langchain_core.messages import BaseMessage, SystemMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
+from qa.answer.confidence import answer_logprobs, first_token_prob
 from qa.answer.context import format_passages
 from qa.answer.evidence import Evidence, build_evidence
 from qa.answer.extractive import extractive_sentences
@@ -137,18 +138,20 @@ def _finish(
     raw: str,
     timings: dict,
     today: date | None,
+    logprobs: tuple[float, ...] = (),
 ) -> Answer:
     """Check the model's claim (``qa.answer.grounding``): a short answer backed by a verified quote,
     or a refusal. Refusal comes from this check, not from the model's mood or a score."""
-    verified = verify(parse_reply(raw), evidence)
+    verified = verify(parse_reply(raw), evidence, first_token_prob(logprobs))
     if verified is None:
-        return replace(_refusal(question, standalone, evidence, timings), raw=raw)
+        return replace(_refusal(question, standalone, evidence, timings), raw=raw,
+                       answer_logprobs=logprobs)
     pi = verified.passage_index
     p = evidence.passages[pi]
     if is_old_news(standalone, p, today, evidence.passages):
         # measured: such answers are nearly always about an earlier event (docs/answers.md)
         refused = _refusal(question, standalone, evidence, timings)
-        return replace(refused, text=_old_news_refusal(p), raw=raw)
+        return replace(refused, text=_old_news_refusal(p), raw=raw, answer_logprobs=logprobs)
     citation = Citation(
         n=pi + 1,
         passage=p,
@@ -176,6 +179,7 @@ def _finish(
         kind="generated",
         as_of=note and passage_date(p),
         raw=raw,
+        answer_logprobs=logprobs,
         timings=timings,
     )
 
@@ -277,7 +281,9 @@ def stream(
     )
     pieces: list[str] = []
     shown = ""
+    token_logprobs: list[tuple[str, float]] = []
     for chunk in llm.stream(messages, **structured_output(llm, len(evidence.passages))):
+        token_logprobs = chunk.response_metadata.get("token_logprobs") or token_logprobs
         text = chunk.text
         if not text:
             continue
@@ -292,7 +298,8 @@ def stream(
             shown = field
     raw = "".join(pieces)
     timings["total"] = time.perf_counter() - t0
-    yield FinalEvent(_finish(question, standalone, evidence, raw, timings, today))
+    yield FinalEvent(_finish(question, standalone, evidence, raw, timings, today,
+                             answer_logprobs(token_logprobs)))
 
 
 def ask(

@@ -42,6 +42,25 @@ against a right quote given for a question it does not answer. Chosen on the tun
 wrong answers shown, counting a wrong answer as much as a right one (docs/answers.md); it
 refuses some paraphrases whose words differ from the article's."""
 
+MIN_CONFIDENCE: float | None = None
+"""Refuse an answer whose first token the model gave less than this probability
+(``qa.answer.confidence``); None: no such gate."""
+
+CONFIDENT: float | None = None
+"""An answer whose first token the model gave at least this probability needs its sentence
+to clear only ``CONFIDENT_FLOOR``, not ``RELEVANCE_FLOOR``; None: one floor for all."""
+
+CONFIDENT_FLOOR = RELEVANCE_FLOOR
+
+
+def relevance_floor(confidence: float | None) -> float:
+    """How much the quote's sentence must be about the question, given how sure the model was
+    of its answer (None: the backend gave no probabilities)."""
+    if confidence is not None and CONFIDENT is not None and confidence >= CONFIDENT:
+        return min(CONFIDENT_FLOOR, RELEVANCE_FLOOR)
+    return RELEVANCE_FLOOR
+
+
 TYPE_CHECK = True
 """Refuse a short answer of the wrong kind for its question (``qa.answer.quotes.fits_question``)."""
 
@@ -149,7 +168,8 @@ def _relevance(evidence: Evidence, pi: int, start: int, end: int) -> float:
     return max(scores, default=0.0)
 
 
-def _accept(claim: Claim, evidence: Evidence, pi: int, span: QuoteSpan, by_code: bool):
+def _accept(claim: Claim, evidence: Evidence, pi: int, span: QuoteSpan, by_code: bool,
+            floor: float = RELEVANCE_FLOOR):
     p = evidence.passages[pi]
     quote = p.text[span.start:span.end]
     sentence = p.text[span.sentence_start:span.sentence_end]
@@ -164,7 +184,7 @@ def _accept(claim: Claim, evidence: Evidence, pi: int, span: QuoteSpan, by_code:
                          span.sentence_end)
     a_start, a_end = p.start + span.start, p.start + span.end
     rel = _relevance(evidence, pi, a_start, a_end)
-    if rel < RELEVANCE_FLOOR:
+    if rel < floor:
         return None
     return Verified(
         answer=complete_name(claim.answer, sentence),
@@ -179,10 +199,14 @@ def _accept(claim: Claim, evidence: Evidence, pi: int, span: QuoteSpan, by_code:
     )
 
 
-def verify(claim: Claim, evidence: Evidence) -> Verified | None:
-    """The checked claim, or None when nothing in the passages backs it."""
+def verify(claim: Claim, evidence: Evidence, confidence: float | None = None) -> Verified | None:
+    """The checked claim, or None when nothing in the passages backs it. ``confidence``: the
+    probability the model gave the answer's first token (None: unknown)."""
     if claim.declined or not is_answer_text(claim.answer) or not evidence.passages:
         return None
+    if confidence is not None and MIN_CONFIDENCE is not None and confidence < MIN_CONFIDENCE:
+        return None
+    floor = relevance_floor(confidence)
     if TYPE_CHECK and not fits_question(claim.answer, evidence.question):
         return None
     n = len(evidence.passages)
@@ -192,7 +216,7 @@ def verify(claim: Claim, evidence: Evidence) -> Verified | None:
         for pi in order:
             span = locate(claim.quote, evidence.passages[pi].text)
             if span is not None:
-                ok = _accept(claim, evidence, pi, span, by_code=False)
+                ok = _accept(claim, evidence, pi, span, by_code=False, floor=floor)
                 if ok is not None:
                     return ok
     if not FIND_QUOTE_BY_CODE and claim.structured:
@@ -206,7 +230,7 @@ def verify(claim: Claim, evidence: Evidence) -> Verified | None:
             s = evidence.sentences[si]
             local = QuoteSpan(s.start - p.start, s.end - p.start, s.start - p.start,
                               s.end - p.start)
-            ok = _accept(claim, evidence, pi, local, by_code=True)
+            ok = _accept(claim, evidence, pi, local, by_code=True, floor=floor)
             if ok is None:
                 continue
             if pi == cited:

@@ -95,6 +95,8 @@ class QuestionResult:
     """How the answer was made: generated (quote-checked) or refusal."""
     raw: str | None = None
     """The model's own text before checking."""
+    answer_logprobs: list[float] | None = None
+    """Log-probabilities of the model's answer tokens (``Answer.answer_logprobs``)."""
     refused: bool | None = None
     correct: bool | None = None
     partly_correct: bool | None = None
@@ -274,6 +276,7 @@ def _answer(kb: KnowledgeBase, r: QuestionResult, asked: str, as_of: str | None)
     answer = kb.ask(asked, as_of=as_of)
     r.answer = answer.text
     r.kind, r.raw = answer.kind, answer.raw
+    r.answer_logprobs = [round(x, 4) for x in answer.answer_logprobs]
     r.refused = answer.refused
     r.correct = (not answer.refused) and contains_gold(answer.text, r.answers)
     r.partly_correct = (not answer.refused) and partly_gold(answer.text, r.answers)

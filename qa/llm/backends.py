@@ -18,6 +18,7 @@ Spec strings (``QA_LLM``):
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +37,11 @@ if TYPE_CHECKING:
     from llama_cpp import Llama
 
 DEFAULT_MAX_TOKENS = 256
+
+ANSWER_HEAD = '{"answer": "'
+"""How the embedded model's answer reply begins (``EmbeddedChatModel._stream_answer``)."""
+ANSWER_MAX_CHARS = 100
+"""The longest short answer: a 1.5B model otherwise writes a whole sentence into it."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,40 @@ def load_llama(model_path: str, n_threads: int, n_ctx: int) -> Llama:
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
 
+class TokenLogprobs:
+    """Records the log-probability the model gave each token it chose, for the answer check's
+    confidence gate (``qa.answer.confidence``).
+
+    Why by hand: llama-cpp-python returns ``logprobs`` only for a model loaded with
+    ``logits_all=True``, which keeps the logits of every prompt token (n_ctx x 152k floats,
+    ~2.5 GB here) and slows the prompt's prefill. A logits processor sees the raw logits of
+    each generated token for free; the token chosen at one step is the last input id at the
+    next. The probabilities are those of the model before the JSON grammar masks anything, so
+    a low one says the model itself hesitated. Measured cost: ~1 ms a token."""
+
+    def __init__(self, llama: Llama) -> None:
+        self._llama = llama
+        self._previous = None
+        self.tokens: list[tuple[str, float]] = []
+
+    def __call__(self, input_ids, logits):
+        import numpy as np
+
+        if self._previous is not None and len(input_ids):
+            chosen = int(input_ids[-1])
+            text = self._llama.detokenize([chosen]).decode("utf-8", errors="replace")
+            self.tokens.append((text, float(self._previous[chosen])))
+        row = np.asarray(logits, dtype=np.float32)
+        top = float(row.max())
+        self._previous = row - (top + float(np.log(np.exp(row - top).sum())))
+        return logits
+
+    def processors(self):
+        from llama_cpp import LogitsProcessorList
+
+        return LogitsProcessorList([self])
+
+
 def _to_llama_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
     return [{"role": _ROLES.get(m.type, "user"), "content": m.text} for m in messages]
 
@@ -106,6 +146,7 @@ class EmbeddedChatModel(BaseChatModel):
     temperature: float = 0.0
     max_tokens: int = DEFAULT_MAX_TOKENS
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _last_tokens: list = PrivateAttr(default_factory=list)
 
     @property
     def _llm_type(self) -> str:
@@ -126,6 +167,85 @@ class EmbeddedChatModel(BaseChatModel):
             params["response_format"] = {"type": "json_object", "schema": kwargs["json_schema"]}
         return params
 
+    def _chat_prompt_ids(self, messages: list[BaseMessage]) -> list[int]:
+        """The prompt tokens ``create_chat_completion`` would build: the GGUF's own chat
+        template, rendered and tokenized as llama-cpp-python's default handler does."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        llama = self.llama
+        model = llama._model
+
+        def text(token: int) -> str:
+            return model.token_get_text(token) if token != -1 else ""
+
+        formatter = Jinja2ChatFormatter(
+            template=llama.metadata["tokenizer.chat_template"],
+            eos_token=text(llama.token_eos()), bos_token=text(llama.token_bos()))
+        result = formatter(messages=_to_llama_messages(messages))
+        return llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special,
+                              special=True)
+
+    def _stream_answer(self, messages: list[BaseMessage], n_passages: int,
+                       max_tokens: int) -> Iterator[str]:
+        """The reply ``{"answer": "...", "passage": N}`` at the cost of the answer's tokens only.
+
+        Why not the JSON grammar: under it llama.cpp decodes every fixed token of the reply
+        one by one (``{"answer": "`` before the answer, ``", "passage": `` after it), each a
+        full model step on 2 cores, and checks the grammar on every step. Here the fixed
+        text is put in the prompt (evaluated in one batch), the answer is decoded freely up to
+        its closing quote, and the passage number is the model's most likely digit in 0..n
+        after the fixed ``", "passage": ``. Every reply of the model under the grammar began
+        with exactly that text (605 stored replies), so greedy decoding writes the same answer.
+        """
+        llama = self.llama
+        recorder = TokenLogprobs(llama)
+        head = ANSWER_HEAD
+        prompt = self._chat_prompt_ids(messages) + llama.tokenize(
+            head.encode("utf-8"), add_bos=False, special=False)
+        answer: list[str] = []
+        pieces = llama.create_completion(
+            prompt=prompt, stream=True, temperature=0.0, max_tokens=max_tokens, stop=['"'],
+            logits_processor=recorder.processors())
+        try:
+            for piece in pieces:
+                text = piece["choices"][0]["text"]
+                if not text:
+                    continue
+                answer.append(text)
+                yield (head + text) if len(answer) == 1 else text
+                if sum(map(len, answer)) > ANSWER_MAX_CHARS:
+                    break
+        finally:
+            pieces.close()
+        value = "".join(answer)[:ANSWER_MAX_CHARS]
+        if not answer:
+            yield head
+        # the passage: the likeliest digit 0..n after the fixed text, one step on the cached
+        # prompt (llama-cpp-python reuses the longest common prefix of the tokens)
+        tail = json.dumps(value, ensure_ascii=False)[1:-1] + '", "passage": '
+        allowed = [llama.tokenize(str(i).encode(), add_bos=False, special=False)[0]
+                   for i in range(n_passages + 1)]
+
+        def only_digits(input_ids, logits):
+            import numpy as np
+
+            masked = np.full_like(logits, -np.inf)
+            masked[allowed] = logits[allowed]
+            return masked
+
+        from llama_cpp import LogitsProcessorList
+
+        out = llama.create_completion(
+            prompt=prompt + llama.tokenize(tail.encode("utf-8"), add_bos=False, special=False),
+            max_tokens=1, temperature=0.0, logits_processor=LogitsProcessorList([only_digits]))
+        digit = out["choices"][0]["text"].strip()
+        passage = int(digit) if digit.isdigit() else 0
+        end = f'", "passage": {passage}}}'
+        recorder.tokens[:0] = [(head, 0.0)]
+        recorder.tokens.append((end, 0.0))
+        self._last_tokens = recorder.tokens
+        yield end
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -133,14 +253,23 @@ class EmbeddedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        if kwargs.get("answer_passages") is not None:
+            with self._lock:
+                text = "".join(self._stream_answer(messages, kwargs["answer_passages"],
+                                                   kwargs.get("max_tokens", self.max_tokens)))
+            return ChatResult(generations=[ChatGeneration(message=AIMessage(
+                content=text, response_metadata={"token_logprobs": self._last_tokens}))])
         with self._lock:
+            recorder = TokenLogprobs(self.llama)
             out = self.llama.create_chat_completion(
-                messages=_to_llama_messages(messages), **self._params(stop, **kwargs)
+                messages=_to_llama_messages(messages), logits_processor=recorder.processors(),
+                **self._params(stop, **kwargs)
             )
         text = out["choices"][0]["message"].get("content") or ""
         usage = out.get("usage") or {}
         message = AIMessage(
             content=text,
+            response_metadata={"token_logprobs": recorder.tokens},
             usage_metadata={
                 "input_tokens": usage.get("prompt_tokens", 0),
                 "output_tokens": usage.get("completion_tokens", 0),
@@ -156,9 +285,22 @@ class EmbeddedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        if kwargs.get("answer_passages") is not None:
+            with self._lock:
+                for text in self._stream_answer(messages, kwargs["answer_passages"],
+                                                kwargs.get("max_tokens", self.max_tokens)):
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                    if run_manager:
+                        run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
+                yield ChatGenerationChunk(message=AIMessageChunk(
+                    content="", response_metadata={"token_logprobs": self._last_tokens}))
+            return
         with self._lock:
+            recorder = TokenLogprobs(self.llama)
             pieces = self.llama.create_chat_completion(
-                messages=_to_llama_messages(messages), stream=True, **self._params(stop, **kwargs)
+                messages=_to_llama_messages(messages), stream=True,
+                logits_processor=recorder.processors(), **self._params(stop, **kwargs)
             )
             for piece in pieces:
                 text = piece["choices"][0]["delta"].get("content") or ""
@@ -168,6 +310,9 @@ class EmbeddedChatModel(BaseChatModel):
                 if run_manager:
                     run_manager.on_llm_new_token(text, chunk=chunk)
                 yield chunk
+            # the last chunk carries no text, only what the model's choices cost it
+            yield ChatGenerationChunk(message=AIMessageChunk(
+                content="", response_metadata={"token_logprobs": recorder.tokens}))
 
 
 def unwrap_chat_model(llm: BaseChatModel) -> BaseChatModel:
@@ -184,14 +329,14 @@ def unwrap_chat_model(llm: BaseChatModel) -> BaseChatModel:
 
 def structured_output(llm: BaseChatModel, n_passages: int) -> dict[str, Any]:
     """Call options that hold ``llm``'s reply to the answer's JSON shape, for the backends that
-    can (llama.cpp grammar, Ollama ``format``); {} for the others,
+    can (the embedded model's answer-only decoding, Ollama ``format``); {} for the others,
     whose plain-text replies ``qa.answer.grounding.parse_reply`` also reads."""
     from qa.answer.grounding import answer_schema
 
-    schema = answer_schema(n_passages)
     llm = unwrap_chat_model(llm)
     if isinstance(llm, EmbeddedChatModel):
-        return {"json_schema": schema}
+        return {"answer_passages": n_passages}
+    schema = answer_schema(n_passages)
     kind = type(llm).__name__
     if kind == "ChatOpenAI":
         # OpenAI-compatible servers disagree on the shape: OpenAI and llama.cpp's C++ server
