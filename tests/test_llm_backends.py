@@ -106,3 +106,20 @@ def test_missing_package_names_the_pip_command(monkeypatch) -> None:
     monkeypatch.setattr(model_files.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(model_files.ModelFileError, match="pip install"):
         model_files.part_paths(model_files.MODELS["0.5b"])
+
+
+def test_a_model_file_without_a_chat_template_gets_the_answer_grammar(monkeypatch) -> None:
+    """The answer-only decoding builds its prompt from the GGUF's chat template; a model file
+    without one (QA_LLM_MODEL_PATH) is held to the answer's JSON grammar instead."""
+    from types import SimpleNamespace
+
+    from qa.answer.grounding import answer_schema
+
+    llm = EmbeddedChatModel.model_construct(model_path="none.gguf")
+    monkeypatch.setattr(EmbeddedChatModel, "llama", SimpleNamespace(metadata={}))
+    assert llm._answer_options({"answer_passages": 3, "max_tokens": 9}) == {
+        "json_schema": answer_schema(3), "max_tokens": 9}
+    monkeypatch.setattr(EmbeddedChatModel, "llama",
+                        SimpleNamespace(metadata={"tokenizer.chat_template": "{{ x }}"}))
+    assert llm._answer_options({"answer_passages": 3}) == {"answer_passages": 3}
+    assert llm._answer_options({"max_tokens": 9}) == {"max_tokens": 9}

@@ -1,8 +1,8 @@
 """From the model's reply to a checked claim: short answer, passage, verified quote.
 
 The model is asked for ``{"answer", "passage", "quote"}`` (prompts/answer_system.txt), with its
-output held to that JSON shape where the backend can (a llama.cpp grammar, Ollama's
-``format``). A backend that ignores the shape still works: a
+output held to the JSON shape where the backend can (the embedded model's answer-only
+decoding, Ollama's ``format``). A backend that ignores the shape still works: a
 plain-text reply such as "Kaesong [1]." is read as the answer and its passage number, and the
 quote is then looked up by code (the passage sentence that holds the answer).
 
@@ -75,17 +75,17 @@ ANSWER_MAX_CHARS = 100
 
 def answer_schema(n_passages: int) -> dict:
     """JSON schema of a constrained reply: the short answer and its passage number (0: none),
-    and no quote. The prompt still asks for ``{"answer", "passage", "quote"}``; the grammar
-    built from this schema ends the reply after the passage number, and the quote is found by
-    code (``verify``: the cited passage's sentence that holds the answer and is about the
-    question). Why: the quote was half the reply's tokens and, with its length bound, most of
-    the grammar's cost, so dropping it halves the time to a complete answer (seed article,
-    2 cores: p50 11.25 s to 6.07 s), while greedy decoding writes the same answer and passage
-    as before, because the prompt and the grammar up to the passage number are unchanged.
-    Measured end to end on realtimeqa-2023: 39 right and 19 wrong answers shown, against 38
-    and 19 with the model's quote (docs/evaluation.md). Backends without a grammar follow
-    the prompt and write the quote, which is then checked verbatim. The answer's length bound
-    keeps a 1.5B model from writing a whole sentence into it."""
+    and no quote. Ollama gets it as ``format``; the embedded model writes the same shape
+    without a grammar (``qa.llm.backends.EmbeddedChatModel._stream_answer``). The prompt still
+    asks for ``{"answer", "passage", "quote"}``; the reply ends after the passage number and
+    the quote is found by code (``verify``: the cited passage's sentence that holds the
+    answer and is about the question). Why: the quote was half the reply's tokens, so dropping
+    it halved the time to a complete answer (seed article, 2 cores: p50 11.25 s to 6.07 s),
+    while greedy decoding writes the same answer and passage as before, because the prompt is
+    unchanged. Measured end to end on realtimeqa-2023: 39 right and 19 wrong answers shown,
+    against 38 and 19 with the model's quote (docs/evaluation.md). Backends without a
+    constraint follow the prompt and write the quote, which is then checked verbatim. The
+    answer's length bound keeps a 1.5B model from writing a whole sentence into it."""
     return {
         "type": "object",
         "properties": {

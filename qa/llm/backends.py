@@ -40,8 +40,6 @@ DEFAULT_MAX_TOKENS = 256
 
 ANSWER_HEAD = '{"answer": "'
 """How the embedded model's answer reply begins (``EmbeddedChatModel._stream_answer``)."""
-ANSWER_MAX_CHARS = 100
-"""The longest short answer: a 1.5B model otherwise writes a whole sentence into it."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +134,8 @@ class EmbeddedChatModel(BaseChatModel):
     Why our own ~60 lines rather than ``langchain_community.ChatLlamaCpp``: langchain-community
     is being retired, and that class loads its own ``Llama`` per instance. This wrapper calls
     ``Llama.create_chat_completion`` (which applies the GGUF's own chat template), streams, and
-    shares one loaded model per settings through ``load_llama``. A lock serialises calls,
+    shares one loaded model per settings through ``load_llama``; the answer's reply is written
+    by ``_stream_answer`` instead (the answer's tokens only). A lock serialises calls,
     because a ``Llama`` object is not safe to use from two threads (the Gradio app has several).
     """
 
@@ -166,6 +165,17 @@ class EmbeddedChatModel(BaseChatModel):
             # llama.cpp turns the schema into a grammar: the model cannot write anything else
             params["response_format"] = {"type": "json_object", "schema": kwargs["json_schema"]}
         return params
+
+    def _answer_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """``answer_passages`` needs the GGUF's chat template to build the prompt itself; a model
+        file without one (``QA_LLM_MODEL_PATH``) gets the answer's JSON grammar instead."""
+        n = kwargs.get("answer_passages")
+        if n is None or "tokenizer.chat_template" in self.llama.metadata:
+            return kwargs
+        from qa.answer.grounding import answer_schema
+
+        rest = {k: v for k, v in kwargs.items() if k != "answer_passages"}
+        return {**rest, "json_schema": answer_schema(n)}
 
     def _chat_prompt_ids(self, messages: list[BaseMessage]) -> list[int]:
         """The prompt tokens ``create_chat_completion`` would build: the GGUF's own chat
@@ -197,6 +207,8 @@ class EmbeddedChatModel(BaseChatModel):
         after the fixed ``", "passage": ``. Every reply of the model under the grammar began
         with exactly that text (605 stored replies), so greedy decoding writes the same answer.
         """
+        from qa.answer.grounding import ANSWER_MAX_CHARS
+
         llama = self.llama
         recorder = TokenLogprobs(llama)
         head = ANSWER_HEAD
@@ -253,6 +265,7 @@ class EmbeddedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        kwargs = self._answer_options(kwargs)
         if kwargs.get("answer_passages") is not None:
             with self._lock:
                 text = "".join(self._stream_answer(messages, kwargs["answer_passages"],
@@ -285,14 +298,19 @@ class EmbeddedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        kwargs = self._answer_options(kwargs)
         if kwargs.get("answer_passages") is not None:
             with self._lock:
-                for text in self._stream_answer(messages, kwargs["answer_passages"],
-                                                kwargs.get("max_tokens", self.max_tokens)):
-                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
-                    if run_manager:
-                        run_manager.on_llm_new_token(text, chunk=chunk)
-                    yield chunk
+                texts = self._stream_answer(messages, kwargs["answer_passages"],
+                                            kwargs.get("max_tokens", self.max_tokens))
+                try:
+                    for text in texts:
+                        chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                        if run_manager:
+                            run_manager.on_llm_new_token(text, chunk=chunk)
+                        yield chunk
+                finally:
+                    texts.close()  # a reader's Stop ends llama.cpp's generator at once
                 yield ChatGenerationChunk(message=AIMessageChunk(
                     content="", response_metadata={"token_logprobs": self._last_tokens}))
             return
