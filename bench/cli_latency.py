@@ -36,7 +36,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PY = Path(sys.executable)
 QA = str(PY.with_name("qa"))
-QUESTION = "How much did South Korea spend to renovate the liaison office?"
+QUESTIONS = (
+    "How much did South Korea spend to renovate the liaison office?",
+    "In which town was the inter-Korean liaison office?",
+    "When was the liaison office established?",
+    "Who is Kim Yo Jong?",
+    "Which news agency reported the blast?",
+    "What was the building's exterior made of?",
+)
+"""One per round, the same on both sides: the app keeps the last prompt in llama.cpp's cache,
+so asking it the same question twice would measure a prompt it never has to read."""
 SEARCH = "How much did Seoul spend on the building?"
 LINK = ".app.json"
 
@@ -166,7 +175,8 @@ def main() -> int:
                 for side, flags, out in (("cold", ["--local"], cold), ("app", [], warm)):
                     t_list = timed([QA, *flags, "list"], env)
                     t_search = timed([QA, *flags, "search", SEARCH], env)
-                    preview, first, total = timed_ask([QA, *flags, "ask", QUESTION], env)
+                    question = QUESTIONS[rnd % len(QUESTIONS)]
+                    preview, first, total = timed_ask([QA, *flags, "ask", question], env)
                     if counted:
                         out["list"].append(t_list)
                         out["search"].append(t_search)

@@ -91,8 +91,9 @@ _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
 
 class TokenLogprobs:
-    """Records the log-probability the model gave each token it chose, for the answer check's
-    confidence gate (``qa.answer.confidence``).
+    """Records the log-probability the model gave each token it chose, so that an answer says
+    how sure the model was of it (``qa.answer.confidence``; kept in ``Answer.answer_logprobs``
+    and in ``qa eval``'s results: docs/answers.md measured that no rule on it helps on news).
 
     Why by hand: llama-cpp-python returns ``logprobs`` only for a model loaded with
     ``logits_all=True``, which keeps the logits of every prompt token (n_ctx x 152k floats,
@@ -122,6 +123,14 @@ class TokenLogprobs:
         from llama_cpp import LogitsProcessorList
 
         return LogitsProcessorList([self])
+
+
+@functools.lru_cache(maxsize=4)
+def _chat_formatter(template: str, eos_token: str, bos_token: str):
+    """llama-cpp-python's formatter for a GGUF's chat template, compiled once per template."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    return Jinja2ChatFormatter(template=template, eos_token=eos_token, bos_token=bos_token)
 
 
 def _to_llama_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
@@ -180,17 +189,14 @@ class EmbeddedChatModel(BaseChatModel):
     def _chat_prompt_ids(self, messages: list[BaseMessage]) -> list[int]:
         """The prompt tokens ``create_chat_completion`` would build: the GGUF's own chat
         template, rendered and tokenized as llama-cpp-python's default handler does."""
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
         llama = self.llama
         model = llama._model
 
         def text(token: int) -> str:
             return model.token_get_text(token) if token != -1 else ""
 
-        formatter = Jinja2ChatFormatter(
-            template=llama.metadata["tokenizer.chat_template"],
-            eos_token=text(llama.token_eos()), bos_token=text(llama.token_bos()))
+        formatter = _chat_formatter(llama.metadata["tokenizer.chat_template"],
+                                    text(llama.token_eos()), text(llama.token_bos()))
         result = formatter(messages=_to_llama_messages(messages))
         return llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special,
                               special=True)
@@ -270,8 +276,9 @@ class EmbeddedChatModel(BaseChatModel):
             with self._lock:
                 text = "".join(self._stream_answer(messages, kwargs["answer_passages"],
                                                    kwargs.get("max_tokens", self.max_tokens)))
+                tokens = self._last_tokens
             return ChatResult(generations=[ChatGeneration(message=AIMessage(
-                content=text, response_metadata={"token_logprobs": self._last_tokens}))])
+                content=text, response_metadata={"token_logprobs": tokens}))])
         with self._lock:
             recorder = TokenLogprobs(self.llama)
             out = self.llama.create_chat_completion(
