@@ -220,3 +220,18 @@ def test_how_sure_the_model_was_moves_the_relevance_floor(seed_evidence, monkeyp
     monkeypatch.setattr(grounding, "RELEVANCE_FLOOR", v.relevance + 0.01)
     assert verify(reply, ev, 0.9) is not None
     assert verify(reply, ev, 0.4) is None and verify(reply, ev, None) is None
+
+
+def test_a_question_asking_which_option_is_not_so_is_refused(seed_evidence):
+    """"All of these … except:" asks for what the passages do not say; a quote can only show
+    what they do say, so any option they mention would pass the check and be wrong."""
+    from qa.answer.quotes import asks_for_an_exclusion
+
+    assert asks_for_an_exclusion("He has starred in all of these movies except:")
+    assert asks_for_an_exclusion("All these towns are near the border, but not?")
+    assert not asks_for_an_exclusion("What did everyone except Kim say?")
+    assert not asks_for_an_exclusion("In which town was the office?")
+    ev = seed_evidence("All of these towns had an inter-Korean office except:")
+    assert verify(parse_reply('{"answer": "Kaesong", "passage": 1}'), ev) is None
+    ev = seed_evidence("Which town had the inter-Korean office?")
+    assert verify(parse_reply('{"answer": "Kaesong", "passage": 1}'), ev) is not None

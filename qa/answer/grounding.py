@@ -24,6 +24,7 @@ from qa.answer.evidence import Evidence
 from qa.answer.quotes import (
     QuoteSpan,
     answer_in_quote,
+    asks_for_an_exclusion,
     complete_name,
     fits_question,
     is_answer_text,
@@ -208,6 +209,8 @@ def verify(claim: Claim, evidence: Evidence, confidence: float | None = None) ->
         return None
     floor = relevance_floor(confidence)
     if TYPE_CHECK and not fits_question(claim.answer, evidence.question):
+        return None
+    if asks_for_an_exclusion(evidence.question):
         return None
     n = len(evidence.passages)
     cited = claim.passage - 1 if claim.passage and 1 <= claim.passage <= n else None

@@ -235,6 +235,17 @@ def fits_question(answer: str, question: str) -> bool:
     return True
 
 
+_EXCLUSION = re.compile(r"\b(except|but not)\s*[:?.]*\s*$", re.I)
+
+
+def asks_for_an_exclusion(question: str) -> bool:
+    """A quiz question that asks which of its options is *not* true ("He has starred in all of
+    these movies except:"). A quote can show that something is so, never that it is not: the
+    check would accept any option the passages mention, which is by construction a wrong
+    answer. So such a question is refused, whatever the model says."""
+    return bool(_EXCLUSION.search(question.strip()))
+
+
 def _is_name_word(tok: str) -> bool:
     return (tok[:1].isupper() and not re.search(r"['’]s?$", tok)
             and tok.lower() not in STOPWORDS)
