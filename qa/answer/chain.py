@@ -20,7 +20,7 @@ from langchain_core.messages import BaseMessage, SystemMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
-from qa.answer.confidence import answer_logprobs, first_token_prob
+from qa.answer.confidence import ANSWER_OPEN, answer_logprobs, first_token_prob
 from qa.answer.context import format_passages
 from qa.answer.evidence import Evidence, build_evidence
 from qa.answer.extractive import extractive_sentences
@@ -210,7 +210,7 @@ def _answer_field(raw: str) -> str | None:
     head = raw.lstrip()
     if not head.startswith("{"):
         return None
-    m = re.search(r'"answer"\s*:\s*"((?:[^"\\]|\\.)*)', head)
+    m = ANSWER_OPEN.search(head)
     if not m:
         return ""
     value = m.group(1)

@@ -16,7 +16,9 @@ import math
 import re
 from collections.abc import Sequence
 
-_ANSWER_VALUE = re.compile(r'"answer"\s*:\s*"((?:[^"\\]|\\.)*)"')
+ANSWER_OPEN = re.compile(r'"answer"\s*:\s*"((?:[^"\\]|\\.)*)')
+"""The ``"answer"`` value of a JSON reply, closed or still being written."""
+_ANSWER_VALUE = re.compile(ANSWER_OPEN.pattern + '"')
 
 
 def answer_logprobs(tokens: Sequence[tuple[str, float]]) -> tuple[float, ...]:

@@ -211,7 +211,8 @@ class EmbeddedChatModel(BaseChatModel):
         text is put in the prompt (evaluated in one batch), the answer is decoded freely up to
         its closing quote, and the passage number is the model's most likely digit in 0..n
         after the fixed ``", "passage": ``. Every reply of the model under the grammar began
-        with exactly that text (605 stored replies), so greedy decoding writes the same answer.
+        with exactly that text and went on with ``", "passage": N`` (678 stored replies, every
+        ``qa eval`` run before this path), so greedy decoding writes the same answer.
         """
         from qa.answer.grounding import ANSWER_MAX_CHARS
 
