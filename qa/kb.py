@@ -8,6 +8,7 @@ import fcntl
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -276,6 +277,14 @@ class KnowledgeBase:
         """Every document with its chunk count, oldest first."""
         return self.store.documents()
 
+    def covers(self, day: date) -> bool:
+        """Whether the store holds articles published in the days before ``day``
+        (``qa.retrieve.recency.RECENT_WINDOW``): a store fed with that week's news, where an
+        answer from an article months older is old news (``recency.is_old_news``)."""
+        from qa.retrieve.recency import recent_days
+
+        return self.store.has_published_on(recent_days(day))
+
     def document(self, ref: str) -> DocumentInfo:
         doc_id = self.store.resolve(ref)
         return next(d for d in self.store.documents() if d.doc_id == doc_id)
@@ -397,7 +406,7 @@ class KnowledgeBase:
         yield from chain.stream(
             question, history, retrieve=wrap_retrieve(retrieve) if wrap_retrieve else retrieve,
             settings=settings, llm=llm or self.chat_model(), as_of=as_of,
-            embedder=self.embeddings,
+            embedder=self.embeddings, covers=self.covers,
         )
 
     def ask(

@@ -70,3 +70,29 @@ def test_citations_are_checked_with_the_stores_embedder(settings, monkeypatch):
     assert not answer.refused and "9.78 billion won" in answer.text
     assert "How much did Seoul spend on the building?" in encoded
     assert any("9.78 billion won" in t for t in encoded)  # the passages' sentences
+
+
+def test_a_store_fed_with_the_weeks_news_refuses_answers_from_years_ago(kb):
+    """Old news (``recency.is_old_news``): once the store holds the week's articles, a plain
+    question asked that week is about that week's news, and a 2015 article's answer to it is
+    about an earlier event; a store of old articles only is still answered from them."""
+    from datetime import date
+
+    kb.add_text("Many parents wrongly think sugary drinks are healthy for their children, "
+                "a study found.", title="What parents believe about diets",
+                date="2015-03-11", source="https://e.x/2015")
+    q = "Which drinks do parents wrongly think are healthy for children?"
+    llm = FakeChatModel(function=lambda messages: '{"answer": "sugary drinks", "passage": 1}')
+    assert not kb.covers(date(2025, 3, 14))
+    only_old = kb.ask(q, as_of="2025-03-14", llm=llm)
+    assert not only_old.refused and only_old.text.startswith("sugary drinks [1]")
+
+    kb.add_text("Tariffs on imported steel and aluminum took effect on Wednesday.",
+                title="Steel tariffs take effect", date="2025-03-12", source="https://e.x/2025")
+    assert kb.covers(date(2025, 3, 14)) and kb.covers(date(2025, 3, 10))  # 2 days' late dating
+    assert not kb.covers(date(2025, 3, 30)), "ten days on, the store no longer covers the week"
+    fed = kb.ask(q, as_of="2025-03-14", llm=llm)
+    assert fed.refused and "sugary" not in fed.text
+    assert "March 2015" in fed.text and "What parents believe about diets" in fed.text
+    then = kb.ask(q, as_of="2015-03-20", llm=llm)
+    assert not then.refused, "asked the week it was published, the article is news"

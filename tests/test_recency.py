@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from qa.retrieve.recency import asks_recent, is_old_news, is_recent, staleness_note
+from qa.retrieve.recency import (
+    asks_recent,
+    is_old_news,
+    is_recent,
+    recent_days,
+    staleness_note,
+)
 from qa.retrieve.search import prefer_recent
 from qa.types import Passage
 
@@ -67,3 +73,28 @@ def test_old_news_for_a_question_about_now():
         "the store covers the topic this week: the old article is about an earlier event")
     assert not is_old_news(plain, _p(1, "2024-05-03"), today, [_p(2, "2025-12-11")])
     assert not is_old_news(q, _p(1, None), today), "an undated article is not judged old"
+
+
+def test_old_news_in_a_store_that_holds_the_weeks_articles():
+    today = date(2026, 2, 13)
+    plain = "Which chain filed for bankruptcy?"
+    asked: list[date] = []
+
+    def covers(day: date) -> bool:
+        asked.append(day)
+        return True
+
+    assert is_old_news(plain, _p(1, "2024-05-03"), today, covers=covers), (
+        "the store is fed with this week's news: a 2024 article is about an earlier event")
+    assert asked == [today]
+    assert not is_old_news(plain, _p(1, "2024-05-03"), today, covers=lambda day: False)
+    assert not is_old_news(plain, _p(1, "2026-02-01"), today, covers=covers)
+    assert asked == [today], "a fresh article never costs the store lookup"
+
+
+def test_recent_days_match_the_recent_window():
+    today = date(2026, 2, 13)
+    days = recent_days(today)
+    assert days[0] == "2026-02-03" and days[-1] == "2026-02-15"
+    assert all(is_recent(_p(1, d), today) for d in days)
+    assert not is_recent(_p(1, "2026-02-02"), today) and not is_recent(_p(1, "2026-02-16"), today)

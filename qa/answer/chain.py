@@ -139,6 +139,7 @@ def _finish(
     timings: dict,
     today: date | None,
     logprobs: tuple[float, ...] = (),
+    covers: Callable[[date], bool] | None = None,
 ) -> Answer:
     """Check the model's claim (``qa.answer.grounding``): a short answer backed by a verified quote,
     or a refusal. Refusal comes from this check, not from the model's mood or a score."""
@@ -148,7 +149,7 @@ def _finish(
                        answer_logprobs=logprobs)
     pi = verified.passage_index
     p = evidence.passages[pi]
-    if is_old_news(standalone, p, today, evidence.passages):
+    if is_old_news(standalone, p, today, evidence.passages, covers):
         # measured: such answers are nearly always about an earlier event (docs/answers.md)
         refused = _refusal(question, standalone, evidence, timings)
         return replace(refused, text=_old_news_refusal(p), raw=raw, answer_logprobs=logprobs)
@@ -229,13 +230,16 @@ def stream(
     llm: BaseChatModel | None = None,
     as_of: str | None = None,
     embedder: Embedder | None = None,
+    covers: Callable[[date], bool] | None = None,
 ) -> Iterator[StreamEvent]:
     """Answer ``question``: instant extractive answer, then model tokens, then the final
     checked ``Answer``. A follow-up that needs rewriting gets a provisional extractive answer
     before the rewrite and a second one after it. ``llm`` defaults to the model
     ``settings.llm`` names; ``as_of`` is the day the question is asked (default: today), which
     decides what counts as old news; ``embedder`` (default: the one ``settings`` names) cuts
-    the passages' sentences into vectors, and must be the store's."""
+    the passages' sentences into vectors, and must be the store's; ``covers(day)`` says
+    whether the store holds that day's news (``KnowledgeBase.covers``), where an answer from
+    a months-old article is old news."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     history = list(history or [])
@@ -299,7 +303,7 @@ def stream(
     raw = "".join(pieces)
     timings["total"] = time.perf_counter() - t0
     yield FinalEvent(_finish(question, standalone, evidence, raw, timings, today,
-                             answer_logprobs(token_logprobs)))
+                             answer_logprobs(token_logprobs), covers))
 
 
 def ask(

@@ -9,7 +9,7 @@ year's bankruptcy, a previous storm). Retrieval prefers the recent window for su
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
 from qa.text.dates import parse_date
@@ -25,6 +25,10 @@ RECENT_WINDOW = timedelta(days=10)
 """What "this week" reaches back to: a quiz week plus the days its articles lag (measured on
 the tuning sets, docs/evaluation.md)."""
 
+LATE_DATING = timedelta(days=2)
+"""An article dated up to this long after the day asked still counts as that day's news (time
+zones, late dating)."""
+
 STALE_AFTER = timedelta(days=45)
 """Past this age (before the day asked), an article is old news (``is_old_news``): an answer
 resting on it is refused, naming the article's month (measured in docs/answers.md)."""
@@ -37,7 +41,15 @@ def asks_recent(question: str) -> bool:
 def is_recent(p: Passage, today: date, window: timedelta | None = None) -> bool:
     d = parse_date(p.published)
     window = RECENT_WINDOW if window is None else window
-    return d is not None and today - window <= d <= today + timedelta(days=2)
+    return d is not None and today - window <= d <= today + LATE_DATING
+
+
+def recent_days(today: date) -> list[str]:
+    """The publication days (``YYYY-MM-DD``) that ``is_recent`` accepts for ``today``: what a
+    store must hold to cover the day asked (``KnowledgeBase.covers``)."""
+    first = today - RECENT_WINDOW
+    return [(first + timedelta(days=i)).isoformat()
+            for i in range((RECENT_WINDOW + LATE_DATING).days + 1)]
 
 
 def _age(question: str, p: Passage, today: date | None) -> timedelta | None:
@@ -49,16 +61,21 @@ def _age(question: str, p: Passage, today: date | None) -> timedelta | None:
 
 
 def is_old_news(question: str, p: Passage, today: date | None,
-                shown: Sequence[Passage] = ()) -> bool:
+                shown: Sequence[Passage] = (),
+                covers: Callable[[date], bool] | None = None) -> bool:
     """An answer resting on ``p`` would be old news: ``p`` is older than ``STALE_AFTER`` on
-    the day asked, and either the question asks about "this week" ("recently", "latest", ...)
-    or the passages ``shown`` with it include a recent one (the store covers the topic now, so
-    the old article is about an earlier event). A store of old articles only, asked without a
-    time word, is answered from them."""
+    the day asked, and either the question asks about "this week" ("recently", "latest", ...),
+    or the store is fed with that week's news: the passages ``shown`` with it include a recent
+    one, or ``covers(today)`` says the store holds articles from the days before it. In such a
+    store a question asked on a day is about that day's news, and an article months or years
+    older is about an earlier event (the 2014 "most endangered animal", the 2015 airline
+    baggage story; measured in docs/answers.md). A store of old articles only is answered from
+    them. ``covers`` is asked only for an old ``p``, so a fresh answer costs no lookup."""
     d = parse_date(p.published)
     if d is None or today is None or today - d <= STALE_AFTER:
         return False
-    return asks_recent(question) or any(is_recent(q, today) for q in shown)
+    return (asks_recent(question) or any(is_recent(q, today) for q in shown)
+            or (covers is not None and covers(today)))
 
 
 def staleness_note(question: str, p: Passage, today: date | None) -> str:
