@@ -98,3 +98,13 @@ def test_recent_days_match_the_recent_window():
     assert days[0] == "2026-02-03" and days[-1] == "2026-02-15"
     assert all(is_recent(_p(1, d), today) for d in days)
     assert not is_recent(_p(1, "2026-02-02"), today) and not is_recent(_p(1, "2026-02-16"), today)
+
+
+def test_the_month_takes_its_article():
+    today = date(2026, 2, 13)
+    q = "Which sportswear chain filed for bankruptcy this week?"
+    assert staleness_note(q, _p(1, "2025-12-20"), today) == "A December 2025 article says:"
+    assert staleness_note(q, _p(1, "2025-12-20"), date(2026, 1, 20)) == (
+        "A December 2025 article says:")
+    assert staleness_note(q, _p(1, "2025-10-20"), date(2025, 11, 20)) == (
+        "An October 2025 article says:")

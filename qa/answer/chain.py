@@ -30,7 +30,7 @@ from qa.config import Settings
 from qa.index.embedder import Embedder
 from qa.llm.backends import structured_output
 from qa.retrieve.recency import is_old_news, staleness_note
-from qa.text.dates import parse_date, passage_date
+from qa.text.dates import a_month, parse_date, passage_date
 from qa.types import (
     Answer,
     AnswerSentence,
@@ -127,7 +127,7 @@ def _old_news_refusal(p: Passage) -> str:
     """The refusal when the only checked answer is old news (``is_old_news``): it names the
     article, so the reader can still open it, without showing its claim as the answer."""
     d = parse_date(p.published)
-    month = f"{d:%B} {d.year}" if d else "an earlier date"
+    month = a_month(d) if d else "an undated"
     return load_prompt("refusal_old_news").format(month=month, title=p.title or "untitled")
 
 

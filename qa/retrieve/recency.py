@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
-from qa.text.dates import parse_date
+from qa.text.dates import a_month, parse_date
 from qa.types import Passage
 
 _RECENT_WORDS = re.compile(
@@ -87,4 +87,5 @@ def staleness_note(question: str, p: Passage, today: date | None) -> str:
     if age is None or age <= RECENT_WINDOW:
         return ""
     d = parse_date(p.published)
-    return f"A {d:%B} {d.year} article says:"
+    phrase = a_month(d)
+    return f"{phrase[0].upper()}{phrase[1:]} article says:"

@@ -48,6 +48,13 @@ def iso_date(value: object) -> str | None:
     return d.isoformat() if d else None
 
 
+def a_month(d: date) -> str:
+    """ "a May 2024", "an April 2024": the month and year with its indefinite article, for
+    "… a May 2024 article" in answers and refusals."""
+    month = f"{d:%B} {d.year}"
+    return f"{'an' if month[0] in 'AEIOU' else 'a'} {month}"
+
+
 def format_date(d: date) -> str:
     return f"{d:%B} {d.day}, {d.year}"
 
