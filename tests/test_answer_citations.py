@@ -158,7 +158,18 @@ def test_prompt_has_numbered_dated_passages_from_files(retrieve) -> None:
     user = messages[1].text
     assert "[1] North Korea Blows up Liaison Office" in user
     assert "(published June 16, 2020)" in user
+    assert user.count("(published") == 1, "an article's title and date are given once"
+    assert "[2] (same article as [1])" in user
     assert user.rstrip().endswith(f"Question: {QUESTION}")
+
+
+def test_long_titles_are_cut_at_a_word() -> None:
+    from qa.answer.context import short_title
+
+    title = "Trump tariffs hit China, Canada and Mexico: See how tariffs work and who pays them"
+    assert short_title(title) == "Trump tariffs hit China, Canada and Mexico: See how tariffs…"
+    assert len(short_title(title)) <= 61
+    assert short_title("Storm hits coast") == "Storm hits coast"
 
 
 def test_nothing_related_is_refused_before_the_model_runs(retrieve) -> None:

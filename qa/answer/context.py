@@ -15,6 +15,19 @@ from qa.text.dates import passage_date
 CONTEXT_CHARS = 1400
 """Budget for passage text in the prompt (~350 tokens); see docs/answers.md for the trade."""
 
+TITLE_CHARS = 60
+"""Longest title shown in a passage's header; longer ones are cut at a word, with "…". Headers
+were ~30 % of the prompt's tokens on news (SEO titles of 70-100 characters, each passage of an
+article repeating its title and date), and every prompt token costs ~11 ms before the first
+token on 2 cores (docs/answers.md)."""
+
+
+def short_title(title: str, limit: int = TITLE_CHARS) -> str:
+    if len(title) <= limit:
+        return title
+    cut = title[:limit].rsplit(" ", 1)[0].rstrip(" ,:;-–—|")
+    return f"{cut}…"
+
 
 def select_sentences(evidence: Evidence, budget: int = CONTEXT_CHARS) -> list[int]:
     """Indices of the sentences to show, best first until the budget is spent."""
@@ -33,8 +46,10 @@ def select_sentences(evidence: Evidence, budget: int = CONTEXT_CHARS) -> list[in
 def format_passages(evidence: Evidence, budget: int = CONTEXT_CHARS) -> str:
     """The passages block of the prompt (``prompts/passage.txt`` per passage)."""
     template = load_prompt("passage")
+    same_article = load_prompt("passage_same_article")
     chosen = set(select_sentences(evidence, budget))
     blocks = []
+    first_of: dict[str, int] = {}
     for pi, p in enumerate(evidence.passages):
         ids = evidence.sentences_of(pi)
         keep = [i for i in ids if i in chosen]
@@ -51,7 +66,12 @@ def format_passages(evidence: Evidence, budget: int = CONTEXT_CHARS) -> str:
             parts.insert(0, "…")
         if keep[-1] != ids[-1]:
             parts.append("…")
-        blocks.append(
-            template.format(n=pi + 1, title=p.title, date=passage_date(p), text=" ".join(parts))
-        )
+        text = " ".join(parts)
+        if p.doc_id in first_of:
+            # the title and date were given with the article's first passage
+            blocks.append(same_article.format(n=pi + 1, first=first_of[p.doc_id], text=text))
+            continue
+        first_of[p.doc_id] = pi + 1
+        blocks.append(template.format(n=pi + 1, title=short_title(p.title), date=passage_date(p),
+                                      text=text))
     return "\n\n".join(blocks)
