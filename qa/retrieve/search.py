@@ -13,7 +13,7 @@ import numpy as np
 from qa.config import RETRIEVAL_MODES, RetrievalMode
 from qa.index.bm25 import KeywordIndex
 from qa.index.store import ChromaStore, passage_from
-from qa.retrieve.recency import asks_recent, is_recent
+from qa.retrieve.recency import LATE_DATING, asks_recent, is_recent
 from qa.text.dates import parse_date
 from qa.text.sentences import Span, split_sentences
 from qa.types import Passage
@@ -22,10 +22,10 @@ Mode = RetrievalMode
 MODES: tuple[str, ...] = RETRIEVAL_MODES
 _RERANK_SENTENCE_WEIGHT = 0.7
 _RRF_K = 60  # the usual reciprocal-rank-fusion constant (Cormack et al. 2009)
-# "As of" a date: articles published after it (beyond a 2-day slack for time zones and late
-# dating) cannot be what the asker means, and ones from the 30 days before it get a bonus worth
-# a few dozen ranks (what each choice bought on the tuning set: docs/evaluation.md).
-_FUTURE_SLACK = timedelta(days=2)
+# "As of" a date: articles published after it (beyond recency.LATE_DATING, 2 days for time
+# zones and late dating) cannot be what the asker means, and ones from the 30 days before it
+# get a bonus worth a few dozen ranks (what each choice bought on the tuning set:
+# docs/evaluation.md).
 _RECENT = timedelta(days=30)
 _RECENT_BONUS = 0.006
 # "This week" questions: recent on-topic passages first (docs/evaluation.md, recency rule).
@@ -48,7 +48,7 @@ def prefer_recent(
     scored = []
     for rank, p in enumerate(ranked):
         published = parse_date(p.published)
-        if published is not None and published > day + _FUTURE_SLACK:
+        if published is not None and published > day + LATE_DATING:
             continue
         bonus = _RECENT_BONUS if published is not None and day - published <= _RECENT else 0.0
         if recent_question and rank < _ON_TOPIC_DEPTH and is_recent(p, day):
