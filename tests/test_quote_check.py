@@ -128,6 +128,10 @@ def test_answer_words_given_by_question_do_not_count():
     assert answer_in_quote("four storeys", "a gleaming four-storey blue glass structure", q)
     assert answer_in_quote("4", "a gleaming four-storey blue glass structure", q)
     assert not answer_in_quote("the building", "the building stood", q)  # claims nothing
+    # the question's own word without its ending is not a claim either
+    q = "Where did the South Korean staff stay while working in the North?"
+    assert not answer_in_quote("South Korea", "staff returned to South Korea", q)
+    assert answer_in_quote("residential facilities", "residential facilities in Kaesong", q)
 
 
 def test_a_percentage_must_be_a_percentage_in_the_quote():

@@ -116,9 +116,18 @@ def new_words(answer: str, question: str) -> list[str]:
     seen: list[str] = []
     for w in content_words(spaced):
         w = _NUMBER_WORDS.get(w, w)
-        if w not in given and w not in seen:
+        if w not in given and w not in seen and not _inflects_given(w, given):
             seen.append(w)
     return seen
+
+
+def _inflects_given(word: str, given: set[str]) -> bool:
+    """Whether ``word`` is a question word without its ending ("Korea" for "South Korean
+    staff", "staff" for "staffers"): the model repeating the question is not a claim. Found
+    on the seed paraphrases ("Where did the South Korean staff stay?" answered "South
+    Korea"); on the stored replies of every tuning run it refuses no right answer."""
+    return len(word) >= 4 and any(
+        g.startswith(word) and 0 < len(g) - len(word) <= 3 for g in given)
 
 
 _PERCENT = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:%|per ?cent\b)", re.I)
