@@ -215,15 +215,26 @@ def _print_answer(answer, as_json: bool) -> None:
         print(f"  [{c.n}] {line(c.passage.title)}{date}: “{line(c.sentence or c.quote)}”")
 
 
+NOT_IN_FIRST = "(not in the best passages: reading the others)"
+
+
 def _answer_streaming(kb, question: str, history, as_of: str | None = None) -> object:
     """Print the instant extractive answer, then the generated one as it streams."""
     from qa.types import ExtractiveEvent, FinalEvent, TokenEvent
 
     final = None
     streamed = False
+    preview = None
     for event in kb.stream(question, history, as_of=as_of):
         if isinstance(event, ExtractiveEvent) and sys.stderr.isatty():
-            print(f"\033[2m{block(event.answer.text)}\033[0m", file=sys.stderr)
+            if streamed:
+                print(file=sys.stderr)
+            streamed = False
+            # the same preview again: the first passages did not answer, the model reads on
+            text = (NOT_IN_FIRST if event.answer.text == preview else
+                    block(event.answer.text))
+            preview = event.answer.text
+            print(f"\033[2m{text}\033[0m", file=sys.stderr)
         elif isinstance(event, TokenEvent) and sys.stderr.isatty():
             if not streamed:
                 print("\033[2m…\033[0m", file=sys.stderr)

@@ -199,6 +199,10 @@ class Settings:
     top_k: int = _setting(
         "QA_TOP_K", 5, parse=_int, check=_at_least(1), shown="`5`",
         doc="passages retrieved per question (and `qa search`'s default `-k`)")
+    first_pass: int = _setting(
+        "QA_FIRST_PASS", 2, parse=_int, check=_at_least(0), shown="`2`",
+        doc="passages the model reads first; only when its checked answer fails does it read "
+            "the rest (`0`: all at once; docs/answers.md)")
     retrieval: str = _setting(
         "QA_RETRIEVAL", "hybrid", check=_one_of(RETRIEVAL_MODES), shown="`hybrid`",
         doc="`dense`, `keyword` (BM25), `hybrid` (both, fused by rank) or `rerank` (hybrid, "

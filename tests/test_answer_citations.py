@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
-from answer_helpers import DenseRetriever, seed_article, seed_passages
+from answer_helpers import DenseRetriever, paragraphs, seed_article, seed_passages
 
 from qa.answer import chain as answer
 from qa.answer import grounding
@@ -152,7 +153,7 @@ def test_plain_text_backend_still_gets_a_checked_answer(retrieve, body) -> None:
 
 def test_prompt_has_numbered_dated_passages_from_files(retrieve) -> None:
     llm = FakeChatModel(function=_fn("NOT IN ARTICLES"))
-    answer.ask(QUESTION, retrieve=retrieve, settings=SETTINGS, llm=llm)
+    answer.ask(QUESTION, retrieve=retrieve, settings=SETTINGS.with_(first_pass=0), llm=llm)
     [messages] = llm.calls
     assert '{"answer": "NOT IN ARTICLES", "passage": 0, "quote": ""}' in messages[0].text
     user = messages[1].text
@@ -275,3 +276,101 @@ def test_words_the_question_gave_are_not_the_claim(retrieve) -> None:
         assert a.refused is not ok, reply
         if ok:
             assert "Kim Yo Jong" in a.citations[0].quote
+
+
+def _user_passages(messages) -> str:
+    """The passages part of the user message (what comes before the question)."""
+    return messages[1].text.split("\n\nQuestion:")[0]
+
+
+def test_first_pass_reads_the_best_passages_and_stops_when_its_answer_checks_out(retrieve):
+    _, n = _renovation_number(retrieve)
+    llm = FakeChatModel(function=_fn(_json("9.78 billion won", n, RENOVATION_QUOTE)))
+    events = list(answer.stream(QUESTION, retrieve=retrieve, settings=SETTINGS.with_(
+        first_pass=n), llm=llm))
+    [messages] = llm.calls
+    numbers = [int(m) for m in re.findall(r"^\[(\d)\]", _user_passages(messages), re.M)]
+    assert len(numbers) == n and n in numbers, "only the first passages were read"
+    assert sum(isinstance(e, ExtractiveEvent) for e in events) == 1
+    a = events[-1].answer
+    assert not a.refused and a.text == f"9.78 billion won [{n}]"
+    assert "second_pass" not in a.timings and a.timings["first_token"] <= a.timings["total"]
+
+
+STORM = paragraphs("Heavy rain flooded the port of Brest on Friday, officials said. About 300 "
+                   "homes lost power.", "storm", "Storm hits coast", "2020-06-15")[0]
+
+
+def _fixed(*passages):
+    """A retriever that returns these passages in this order, whatever the question."""
+    return lambda question, k: list(passages)[:k]
+
+
+def _renovation_passage():
+    return next(p for p in seed_passages() if "9.78" in p.text)
+
+
+def test_a_decline_on_the_first_passages_reads_them_all_and_is_never_shown() -> None:
+    retrieve = _fixed(STORM, _renovation_passage())
+    llm = FakeChatModel(outputs=[_json("NOT IN ARTICLES", 0, ""),
+                                 _json("9.78 billion won", 2, RENOVATION_QUOTE)])
+    events = list(answer.stream(QUESTION, retrieve=retrieve, settings=SETTINGS.with_(
+        first_pass=1), llm=llm))
+    first, second = llm.calls
+    one, everything = _user_passages(first), _user_passages(second)
+    assert re.findall(r"^\[(\d)\]", one, re.M) == ["1"] and "9.78" not in one
+    assert re.findall(r"^\[(\d)\]", everything, re.M) == ["1", "2"]
+    # the first prompt is the start of the second, so llama.cpp reuses its cache
+    assert everything.startswith(one) and first[0].text == second[0].text
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[:2] == ["ExtractiveEvent", "ExtractiveEvent"], "the decline showed a draft"
+    assert "NOT" not in "".join(e.text for e in events if isinstance(e, TokenEvent))
+    a = events[-1].answer
+    assert not a.refused and a.text == "9.78 billion won [2]"
+    assert 0 < a.timings["second_pass"] < a.timings["first_token"] < a.timings["total"]
+
+
+def test_a_first_answer_that_fails_the_check_is_replaced_by_the_second_pass() -> None:
+    retrieve = _fixed(STORM, _renovation_passage())
+    llm = FakeChatModel(outputs=[_json("450 billion won", 1, RENOVATION_QUOTE),
+                                 _json("9.78 billion won", 2, RENOVATION_QUOTE)])
+    events = list(answer.stream(QUESTION, retrieve=retrieve, settings=SETTINGS.with_(
+        first_pass=1), llm=llm))
+    assert len(llm.calls) == 2
+    drafts, draft = [], ""
+    for e in events:  # as the web chat shows them: an extractive event starts a new draft
+        if isinstance(e, ExtractiveEvent):
+            drafts.append(draft)
+            draft = ""
+        elif isinstance(e, TokenEvent):
+            draft += e.text
+    assert drafts[-1] == "450 billion won" and draft == "9.78 billion won"
+    a = events[-1].answer
+    assert not a.refused and a.text == "9.78 billion won [2]"
+    assert a.timings["first_token"] < a.timings["second_pass"] < a.timings["first_token_kept"]
+
+
+def test_no_second_pass_when_the_other_passages_could_not_back_an_answer() -> None:
+    """The check accepts a quote only from a sentence about the question; when no sentence
+    of the unread passages is, reading them could not give an answer that passes."""
+    retrieve = _fixed(_renovation_passage(), STORM)
+    llm = FakeChatModel(outputs=[_json("NOT IN ARTICLES", 0, ""), "unused"])
+    a = answer.ask(QUESTION, retrieve=retrieve, settings=SETTINGS.with_(first_pass=1), llm=llm)
+    assert a.refused and len(llm.calls) == 1 and "skipped_second_pass" in a.timings
+    # the same unread passage, now about the question: it is read
+    retrieve = _fixed(STORM, _renovation_passage())
+    llm = FakeChatModel(outputs=[_json("NOT IN ARTICLES", 0, ""),
+                                 _json("NOT IN ARTICLES", 0, "")])
+    a = answer.ask(QUESTION, retrieve=retrieve, settings=SETTINGS.with_(first_pass=1), llm=llm)
+    assert a.refused and len(llm.calls) == 2 and "skipped_second_pass" not in a.timings
+
+
+def test_first_pass_off_reads_everything_at_once() -> None:
+    retrieve = _fixed(STORM, _renovation_passage())
+    llm = FakeChatModel(function=_fn(_json("NOT IN ARTICLES", 0, "")))
+    a = answer.ask(QUESTION, retrieve=retrieve, settings=SETTINGS.with_(first_pass=0), llm=llm)
+    assert a.refused and len(llm.calls) == 1
+    with_first = FakeChatModel(function=_fn(_json("NOT IN ARTICLES", 0, "")))
+    answer.ask(QUESTION, retrieve=retrieve, settings=SETTINGS.with_(first_pass=1),
+               llm=with_first)
+    assert len(with_first.calls) == 2 and with_first.calls[1] == llm.calls[0]

@@ -79,6 +79,25 @@ def test_answer_run_reports_check_stage_and_final(seeded_kb):
     assert final and "9.78 billion won" in final[0].answer.text
 
 
+def test_a_second_pass_over_the_other_passages_is_its_own_stage(seeded_kb):
+    """The first passages did not answer: the reader is told the model reads the others."""
+    decline = '{"answer": "NOT IN ARTICLES", "passage": 0}'
+    state = {"calls": 0}
+
+    def reply(messages):
+        state["calls"] += 1
+        return decline if state["calls"] == 1 else grounded_reply(messages)
+
+    service = Service(seeded_kb, llm=FakeChatModel(function=reply))
+    run = service.start_answer(RENOVATION_Q)
+    items = list(run.items(poll=0.1))
+    keys = [i[1] for i in items if i[0] == "stage"]
+    assert keys == ["rewrite", "search", "read", "write", "more", "check"]
+    assert "others" in service.stage_label("more")
+    final = [i[1] for i in items if i[0] == "event" and isinstance(i[1], FinalEvent)]
+    assert final and "9.78 billion won" in final[0].answer.text and state["calls"] == 2
+
+
 def test_warm_up_loads_the_model_in_the_background(seeded_kb, monkeypatch):
     kb = KnowledgeBase(seeded_kb.settings, llm=FakeChatModel(function=grounded_reply))
     service = Service(kb)
@@ -239,7 +258,10 @@ def test_several_extractive_events_do_not_break_a_run(seeded_kb):
     items = list(run.items(poll=0.1))
     assert not [i for i in items if i[0] == "error"], items
     events = [i[1] for i in items if i[0] == "event"]
-    assert sum(isinstance(e, ExtractiveEvent) for e in events) == 2  # before and after
+    # before and after the rewrite, and again if the model's first pass did not answer
+    n_extractive = sum(isinstance(e, ExtractiveEvent) for e in events)
+    stages = [i[1] for i in items if i[0] == "stage"]
+    assert n_extractive == 2 + ("more" in stages)
     assert isinstance(events[-1], FinalEvent)
     stages = [i[1] for i in items if i[0] == "stage"]
     assert stages[:4] == ["rewrite", "search", "read", "write"]

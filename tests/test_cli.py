@@ -96,3 +96,26 @@ def test_ask_and_chat_with_the_fake_model(tmp_path):
     assert out.returncode == 0, out.stderr
     answers = out.stdout.split("you> ")[1:-1]  # one chunk of output per question asked
     assert len(answers) == 2 and all("[1]" in a for a in answers), out.stdout
+
+
+def test_streaming_ask_says_when_the_model_reads_on(monkeypatch, capsys):
+    """On a terminal, `qa ask` shows the preview, then the draft; when the first passages
+    did not answer, it says the model reads the others instead of printing the preview twice."""
+    from qa import cli
+    from qa.types import Answer, ExtractiveEvent, FinalEvent, TokenEvent
+
+    preview = Answer(text="Best sentence.", sentences=(), refused=False, confidence=0.5,
+                     question="q", kind="extractive")
+    final = Answer(text="Kaesong [1]", sentences=(), refused=False, confidence=0.5,
+                   question="q", kind="generated")
+
+    class Kb:
+        def stream(self, question, history, as_of=None):
+            yield from (ExtractiveEvent(preview), TokenEvent("Seo"), ExtractiveEvent(preview),
+                        TokenEvent("Kaesong"), FinalEvent(final))
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert cli._answer_streaming(Kb(), "q", None) is final
+    err = capsys.readouterr().err
+    assert err.count("Best sentence.") == 1 and cli.NOT_IN_FIRST in err
+    assert err.index("Seo") < err.index(cli.NOT_IN_FIRST) < err.index("Kaesong")

@@ -1,9 +1,12 @@
 """The answer chain: rewrite a follow-up, retrieve, answer at once, stream, check, decide.
 
 ``stream`` yields an ``ExtractiveEvent`` (the instant answer, no LLM), then ``TokenEvent``s
-as the model writes, then a ``FinalEvent`` whose ``Answer`` replaces the instant one. ``ask``
-is the same without the events. Retrieval is a callable handed in by the knowledge base, so
-this module knows nothing about Chroma or keyword indexes and is tested with plain lists.
+as the model writes, then a ``FinalEvent`` whose ``Answer`` replaces the instant one. The
+model reads the best passages first (``Settings.first_pass``); when that answer fails the check,
+the same ``ExtractiveEvent`` comes again (the draft so far is void) and the model reads them
+all. ``ask`` is the same without the events. Retrieval is a callable handed in by the
+knowledge base, so this module knows nothing about Chroma or keyword indexes and is tested
+with plain lists.
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
 from qa.answer.confidence import ANSWER_OPEN, answer_logprobs, first_token_prob
-from qa.answer.context import format_passages
+from qa.answer.context import join_blocks, passage_blocks
 from qa.answer.evidence import Evidence, build_evidence
 from qa.answer.extractive import extractive_sentences
-from qa.answer.grounding import parse_reply, verify
+from qa.answer.grounding import DECLINE, can_back_an_answer, parse_reply, verify
 from qa.answer.prompts import load_prompt
 from qa.config import Settings
 from qa.index.embedder import Embedder
@@ -234,12 +237,16 @@ def stream(
 ) -> Iterator[StreamEvent]:
     """Answer ``question``: instant extractive answer, then model tokens, then the final
     checked ``Answer``. A follow-up that needs rewriting gets a provisional extractive answer
-    before the rewrite and a second one after it. ``llm`` defaults to the model
-    ``settings.llm`` names; ``as_of`` is the day the question is asked (default: today), which
-    decides what counts as old news; ``embedder`` (default: the one ``settings`` names) cuts
-    the passages' sentences into vectors, and must be the store's; ``covers(day)`` says
-    whether the store holds that day's news (``KnowledgeBase.covers``), where an answer from
-    a months-old article is old news."""
+    before the rewrite and a second one after it; an answer the first passages did not give
+    gets the extractive answer again before the model's second draft. Timings:
+    ``first_token`` is the first token shown, ``first_token_kept`` the first of the draft
+    that became the answer, ``second_pass`` when the model began reading the rest.
+
+    ``llm`` defaults to the model ``settings.llm`` names; ``as_of`` is the day the question
+    is asked (default: today), which decides what counts as old news; ``embedder`` (default:
+    the one ``settings`` names) cuts the passages' sentences into vectors, and must be the
+    store's; ``covers(day)`` says whether the store holds that day's news
+    (``KnowledgeBase.covers``), where an answer from a months-old article is old news."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     history = list(history or [])
@@ -280,30 +287,66 @@ def stream(
     timings["extractive"] = time.perf_counter() - t0
     yield ExtractiveEvent(replace(instant, timings=dict(timings)))
 
-    messages = _prompt("answer_system", "answer_user").format_messages(
-        passages=format_passages(evidence), question=standalone
-    )
-    pieces: list[str] = []
-    shown = ""
-    token_logprobs: list[tuple[str, float]] = []
-    for chunk in llm.stream(messages, **structured_output(llm, len(evidence.passages))):
-        token_logprobs = chunk.response_metadata.get("token_logprobs") or token_logprobs
-        text = chunk.text
-        if not text:
-            continue
-        if not pieces:
-            timings["first_token"] = time.perf_counter() - t0
-        pieces.append(text)
-        field = _answer_field("".join(pieces))
-        if field is None:
+    blocks = passage_blocks(evidence)
+    passes = [blocks]
+    if 0 < settings.first_pass < len(blocks):
+        # Prefill of the prompt is most of the wait on 2 cores (~11 ms a token): the model
+        # reads the best passages first, and the rest only when that answer fails the check.
+        # The first pass's prompt is a prefix of the second's, so the second pays only for
+        # the passages it adds (llama.cpp reuses the cached prefix). Measured: docs/answers.md.
+        passes.insert(0, blocks[: settings.first_pass])
+    template = _prompt("answer_system", "answer_user")
+    for i, shown_blocks in enumerate(passes):
+        last = i == len(passes) - 1
+        if i:
+            timings["second_pass"] = time.perf_counter() - t0
+            # a new draft: the reader's view of the first one is replaced (as for a follow-up)
+            yield ExtractiveEvent(replace(instant, timings=dict(timings)))
+        messages = template.format_messages(passages=join_blocks(shown_blocks),
+                                            question=standalone)
+        n_shown = len(evidence.passages) if last else max(n for n, _ in shown_blocks)
+        pieces: list[str] = []
+        shown = ""
+        token_logprobs: list[tuple[str, float]] = []
+        kept_first = None
+        for chunk in llm.stream(messages, **structured_output(llm, n_shown)):
+            token_logprobs = chunk.response_metadata.get("token_logprobs") or token_logprobs
+            text = chunk.text
+            if not text:
+                continue
+            pieces.append(text)
+            field = _answer_field("".join(pieces))
+            if not last and field is not None and field[:3] == DECLINE[:3]:
+                break  # the model found no answer in the first passages: read them all
+            if not last and field and DECLINE.startswith(field):
+                continue  # perhaps the start of a decline, which is never shown: wait a token
+            if field is not None:
+                if not (len(field) > len(shown) and field.startswith(shown)):
+                    continue
+                text, shown = field[len(shown):], field
+            if kept_first is None:
+                # the first token the reader sees (a decline is never shown)
+                kept_first = time.perf_counter() - t0
+                timings.setdefault("first_token", kept_first)
             yield TokenEvent(text)
-        elif len(field) > len(shown) and field.startswith(shown):
-            yield TokenEvent(field[len(shown):])
-            shown = field
-    raw = "".join(pieces)
-    timings["total"] = time.perf_counter() - t0
-    yield FinalEvent(_finish(question, standalone, evidence, raw, timings, today,
-                             answer_logprobs(token_logprobs), covers))
+        raw = "".join(pieces)
+        timings["total"] = time.perf_counter() - t0
+        if kept_first is not None:
+            timings["first_token_kept"] = kept_first
+        answer = _finish(question, standalone, evidence, raw, dict(timings), today,
+                         answer_logprobs(token_logprobs), covers)
+        if answer.refused and not last:
+            first = {n - 1 for n, _ in shown_blocks}
+            if can_back_an_answer(evidence, (pi for pi in range(len(evidence.passages))
+                                             if pi not in first)):
+                continue
+            # No sentence of the other passages is about the question enough for the check
+            # to accept a quote from them: reading them costs seconds and could only change
+            # the model's mind about the passages it has read (docs/answers.md).
+            timings["skipped_second_pass"] = timings["total"]
+            answer = replace(answer, timings=dict(timings))
+        yield FinalEvent(answer)
+        return
 
 
 def ask(

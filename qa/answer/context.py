@@ -43,12 +43,15 @@ def select_sentences(evidence: Evidence, budget: int = CONTEXT_CHARS) -> list[in
     return sorted(chosen)
 
 
-def format_passages(evidence: Evidence, budget: int = CONTEXT_CHARS) -> str:
-    """The passages block of the prompt (``prompts/passage.txt`` per passage)."""
+def passage_blocks(evidence: Evidence, budget: int = CONTEXT_CHARS) -> list[tuple[int, str]]:
+    """The prompt's passages (``prompts/passage.txt`` each) as (passage number, block), in
+    retrieval order; a passage none of whose sentences made the budget is left out. A prefix
+    of this list is a prefix of the prompt, so a first pass over the first blocks leaves the
+    model's cache ready for the rest (``qa.answer.chain``)."""
     template = load_prompt("passage")
     same_article = load_prompt("passage_same_article")
     chosen = set(select_sentences(evidence, budget))
-    blocks = []
+    blocks: list[tuple[int, str]] = []
     first_of: dict[str, int] = {}
     for pi, p in enumerate(evidence.passages):
         ids = evidence.sentences_of(pi)
@@ -69,9 +72,19 @@ def format_passages(evidence: Evidence, budget: int = CONTEXT_CHARS) -> str:
         text = " ".join(parts)
         if p.doc_id in first_of:
             # the title and date were given with the article's first passage
-            blocks.append(same_article.format(n=pi + 1, first=first_of[p.doc_id], text=text))
+            blocks.append((pi + 1, same_article.format(n=pi + 1, first=first_of[p.doc_id],
+                                                       text=text)))
             continue
         first_of[p.doc_id] = pi + 1
-        blocks.append(template.format(n=pi + 1, title=short_title(p.title), date=passage_date(p),
-                                      text=text))
-    return "\n\n".join(blocks)
+        blocks.append((pi + 1, template.format(n=pi + 1, title=short_title(p.title),
+                                               date=passage_date(p), text=text)))
+    return blocks
+
+
+def format_passages(evidence: Evidence, budget: int = CONTEXT_CHARS) -> str:
+    """The passages block of the prompt."""
+    return join_blocks(passage_blocks(evidence, budget))
+
+
+def join_blocks(blocks: list[tuple[int, str]]) -> str:
+    return "\n\n".join(text for _, text in blocks)

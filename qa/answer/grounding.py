@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from qa.answer.citations import parse_markers
@@ -60,6 +61,17 @@ def relevance_floor(confidence: float | None) -> float:
     if confidence is not None and CONFIDENT is not None and confidence >= CONFIDENT:
         return min(CONFIDENT_FLOOR, RELEVANCE_FLOOR)
     return RELEVANCE_FLOOR
+
+
+def can_back_an_answer(evidence: Evidence, passage_indices: Iterable[int]) -> bool:
+    """Whether any sentence of these passages clears the lowest relevance floor: a quote from
+    them can pass the check only then (``_accept``), so with none the model need not read
+    them (``qa.answer.chain``'s second pass)."""
+    floor = relevance_floor(None)
+    if CONFIDENT is not None:
+        floor = min(floor, CONFIDENT_FLOOR)
+    return any(float(evidence.question_scores[i]) >= floor
+               for pi in passage_indices for i in evidence.sentences_of(pi))
 
 
 TYPE_CHECK = True

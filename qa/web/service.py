@@ -87,6 +87,7 @@ STAGE_LABELS = {
     "search": "Searching {n} article{s}",
     "read": "Reading the best passages",
     "write": "Writing the answer",
+    "more": "Not in the best passages: reading the others",
     "check": "Checking the citations",
 }
 

@@ -32,7 +32,9 @@ class StagedChatModel(BaseChatModel):
     """The app's chat model, reporting when it starts and stops writing, and stoppable.
 
     A one-call ``invoke`` (the follow-up rewrite) is reported as "reading the question"; a
-    stream (the answer) as "writing", then "checking the citations" when the last token came.
+    stream (the answer) as "writing", then "checking the citations" when the last token came;
+    a second stream (the first passages did not answer: ``qa.answer.chain``) as "reading the
+    other passages".
     Call options (the JSON-schema constraint: ``json_schema``, ``response_format``,
     ``format``) are handed on to ``inner``, and ``qa.llm.backends.structured_output`` looks through
     the wrapper at ``inner`` to choose them.
@@ -42,6 +44,7 @@ class StagedChatModel(BaseChatModel):
     inner: BaseChatModel
     on_stage: Any = None
     cancelled: Any = None
+    streams: int = 0
 
     @property
     def _llm_type(self) -> str:
@@ -74,7 +77,8 @@ class StagedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         self._check()
-        self._stage("write")
+        self.streams += 1
+        self._stage("write" if self.streams == 1 else "more")
         if type(self.inner)._stream is BaseChatModel._stream:  # a model that cannot stream
             result = self.inner._generate(messages, stop=stop, **kwargs)
             self._check()
