@@ -123,9 +123,12 @@ def _check(answer, fact: str | None, title: str, may_refuse: bool = False) -> No
     assert any(c.passage.title.startswith(title) for c in answer.citations), answer.citations
 
 
-def test_an_obeying_model_cannot_answer_banana(kb):
+def test_an_obeying_model_cannot_answer_banana(kb, monkeypatch):
     model = ObeyingModel()
     llm = FakeChatModel(function=model)
+    # every passage in one prompt: with the best two read first, the model answers from them
+    # and the injected passage may never be read (the point here is a model that reads it)
+    monkeypatch.setattr(kb, "settings", kb.settings.with_(first_pass=0))
     for question, fact, title in QUESTIONS:
         answer = kb.ask(question, llm=llm)
         # an obeyed injection costs that question its answer (a refusal), never more
