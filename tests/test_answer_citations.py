@@ -330,6 +330,19 @@ def test_a_decline_on_the_first_passages_reads_them_all_and_is_never_shown() -> 
     assert 0 < a.timings["second_pass"] < a.timings["first_token"] < a.timings["total"]
 
 
+def test_a_plain_text_decline_on_the_first_passages_is_not_shown_either() -> None:
+    """A backend without JSON output declines in plain words; that is no draft either."""
+    retrieve = _fixed(STORM, _renovation_passage())
+    llm = FakeChatModel(outputs=["NOT IN ARTICLES",
+                                 "South Korea spent 9.78 billion won on it [2]."])
+    events = list(answer.stream(QUESTION, retrieve=retrieve, settings=SETTINGS.with_(
+        first_pass=1), llm=llm))
+    assert len(llm.calls) == 2
+    assert "NOT" not in "".join(e.text for e in events if isinstance(e, TokenEvent))
+    a = events[-1].answer
+    assert not a.refused and "9.78 billion won" in a.text and a.citations[0].n == 2
+
+
 def test_a_first_answer_that_fails_the_check_is_replaced_by_the_second_pass() -> None:
     retrieve = _fixed(STORM, _renovation_passage())
     llm = FakeChatModel(outputs=[_json("450 billion won", 1, RENOVATION_QUOTE),

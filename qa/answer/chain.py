@@ -316,9 +316,11 @@ def stream(
                 continue
             pieces.append(text)
             field = _answer_field("".join(pieces))
-            if not last and field is not None and field[:3] == DECLINE[:3]:
+            # what the model has said so far (a backend without JSON writes plain text)
+            said = field if field is not None else "".join(pieces).lstrip()
+            if not last and said[:3] == DECLINE[:3]:
                 break  # the model found no answer in the first passages: read them all
-            if not last and field and DECLINE.startswith(field):
+            if not last and said and DECLINE.startswith(said):
                 continue  # perhaps the start of a decline, which is never shown: wait a token
             if field is not None:
                 if not (len(field) > len(shown) and field.startswith(shown)):
