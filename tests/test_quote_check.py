@@ -239,3 +239,27 @@ def test_a_question_asking_which_option_is_not_so_is_refused(seed_evidence):
     assert verify(parse_reply('{"answer": "Kaesong", "passage": 1}'), ev) is None
     ev = seed_evidence("Which town had the inter-Korean office?")
     assert verify(parse_reply('{"answer": "Kaesong", "passage": 1}'), ev) is not None
+
+
+def test_a_sentence_about_a_rival_name_backs_no_answer(seed_evidence):
+    """"North Korea" asked, "South Korea" said: the sentence answers another question (the seed
+    paraphrases' "How much did North Korea spend…?", answered from what South Korea spent)."""
+    from qa.answer.quotes import names_a_rival
+
+    quote = "South Korea spent at least 9.78 billion won (US$8.6 million) in 2018"
+    reply = parse_reply(_reply("9.78 billion won", 1, quote))
+    assert verify(reply, seed_evidence("How much did North Korea spend on the building?")) is None
+    assert verify(reply, seed_evidence("How much did South Korea spend on the building?"))
+
+    assert names_a_rival("Who won the Australian Open?", "Sinner won the French Open.") == (
+        "australian open", "french open")
+    assert names_a_rival("What did Joe Biden say?", "Hunter Biden said no.")
+    # the same name, or the same person under a title, or both names: not rivals
+    assert not names_a_rival("What did Joe Biden say?", "President Biden said no.")
+    assert not names_a_rival("How much did North Korea spend?",
+                             "North Korea and South Korea spent 9 billion won.")
+    assert not names_a_rival("What did South Korea's president say?",
+                             "South Korean President Moon Jae-in said so.")
+    # a shorter name for the same thing, and a question word that starts a capitalised run
+    assert not names_a_rival("Who won the Club World Cup?", "Chelsea won the World Cup final.")
+    assert not names_a_rival("Which GOP leader lost?", "The House GOP leader lost.")

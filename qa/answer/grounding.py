@@ -31,6 +31,7 @@ from qa.answer.quotes import (
     is_answer_text,
     is_assertion,
     locate,
+    names_a_rival,
 )
 
 DECLINE = "NOT IN ARTICLES"
@@ -188,6 +189,8 @@ def _accept(claim: Claim, evidence: Evidence, pi: int, span: QuoteSpan, by_code:
     sentence = p.text[span.sentence_start:span.sentence_end]
     question = evidence.question
     if not is_assertion(sentence):
+        return None
+    if names_a_rival(question, sentence):
         return None
     if not answer_in_quote(claim.answer, quote, question):
         # the model quoted part of the sentence; the answer may sit in the rest of it

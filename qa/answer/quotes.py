@@ -289,3 +289,48 @@ def complete_name(answer: str, sentence: str, max_words: int = 2) -> str:
             break
         end += m.end(1)
     return sentence[start:end].strip().rstrip(".,")
+
+
+_TITLES = frozenset(
+    "president mr mrs ms dr prime minister king queen prince princess pope sen senator rep "
+    "gov governor secretary general former vice chief justice saint st sir lord lady".split())
+"""Words before a name that are not the name: "President Biden" and "Joe Biden" do not
+name two people."""
+_NAME_RUN = re.compile(r"[A-Z][\w'’.-]*(?:\s+(?:(?:of|the)\s+)?[A-Z][\w'’.-]*)+")
+
+
+def _names(text: str) -> list[tuple[str, ...]]:
+    """Runs of two or more capitalised words ("North Korea", "Australian Open", "Bank of
+    England"), lower-cased, without titles, possessives or a leading question word."""
+    out = []
+    for m in _NAME_RUN.finditer(text):
+        words = [re.sub(r"['’]s?$", "", w).strip(".,").lower() for w in m.group(0).split()]
+        words = [w for w in words if w and w not in _TITLES and not _WH.fullmatch(w)
+                 and w not in STOPWORDS]
+        if len(words) >= 2:
+            out.append(tuple(words))
+    return out
+
+
+def names_a_rival(question: str, sentence: str) -> tuple[str, str] | None:
+    """A name of the question that the sentence does not hold, where the sentence holds
+    another name with the same last word ("North Korea" asked, "South Korea" in the
+    sentence; "Australian Open" asked, "French Open" said): the sentence is about someone or
+    something else, so the answer in it answers another question. A small model takes the
+    figure or name from such a sentence when the article never gives the asked one ("How much
+    did North Korea spend…?" answered "9.78 billion won" from "South Korea spent at least
+    9.78 billion won"). Returns the two names, or None. Replayed on the stored replies of the
+    three evaluation sets it refuses that one answer and no other (docs/answers.md)."""
+    said = " ".join(re.sub(r"[^\w\s]", " ", sentence.lower()).split())
+    said_names = _names(sentence)
+    for name in _names(question):
+        if f" {' '.join(name)} " in f" {said} ":
+            continue
+        # a shorter tail of the asked name in the sentence ("World Cup" for "Club World
+        # Cup") may be the same thing, named shorter: not a rival
+        if any(f" {' '.join(name[i:])} " in f" {said} " for i in range(1, len(name) - 1)):
+            continue
+        for other in said_names:
+            if other[-1] == name[-1] and other != name:
+                return " ".join(name), " ".join(other)
+    return None
