@@ -121,10 +121,12 @@ def test_shipped_audits_name_only_real_answerable_questions():
 
     from qa.eval.run import AUDIT_DIR, load_audit
 
-    for folder in (EVAL_MINI, EVAL_MINI.parent / "realtimeqa-2023"):
+    for folder in (EVAL_MINI, EVAL_MINI.parent / "realtimeqa-2023",
+                   EVAL_MINI.parent / "realtimeqa-2025"):
         audit = load_audit(folder)
         assert audit, f"no audit shipped for {folder.name}"
         rows = {json.loads(x)["id"]: json.loads(x)
                 for x in (folder / "questions.jsonl").read_text().splitlines()}
         assert all(rows[qid]["answerable"] for qid in audit)
     assert (AUDIT_DIR / "realtimeqa-2023.jsonl").is_file()
+    assert (AUDIT_DIR / "realtimeqa-2025.jsonl").is_file()
