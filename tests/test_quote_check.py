@@ -263,3 +263,14 @@ def test_a_sentence_about_a_rival_name_backs_no_answer(seed_evidence):
     # a shorter name for the same thing, and a question word that starts a capitalised run
     assert not names_a_rival("Who won the Club World Cup?", "Chelsea won the World Cup final.")
     assert not names_a_rival("Which GOP leader lost?", "The House GOP leader lost.")
+
+
+def test_a_place_may_be_quoted_by_the_name_of_its_people():
+    """"Nepal" is in "Young Nepalis had been…": the people of a place name it (found on
+    realtimeqa-2025, where no other sentence named the country)."""
+    q = "Which country has been rocked by deadly protests led by young people?"
+    assert answer_in_quote("Nepal", "Young Nepalis had been putting out posts.", q)
+    assert answer_in_quote("Israel", "Israeli officials said so.", q)
+    # a lower-case word, and a longer word that only starts the same way, do not count
+    assert not answer_in_quote("Nepal", "young nepalis had been putting out posts.", q)
+    assert not answer_in_quote("Nepal", "Nepalganj officials said so.", q)

@@ -92,6 +92,22 @@ def test_old_news_in_a_store_that_holds_the_weeks_articles():
     assert asked == [today], "a fresh article never costs the store lookup"
 
 
+def test_a_question_that_points_back_in_time_is_not_old_news():
+    """"It's been a year since…" asks about the event of a year ago: the store being fed with
+    this week's news does not make the article from then old news (realtimeqa-2025's
+    Mangione question)."""
+    today = date(2025, 12, 12)
+    back = ("It's been a year since Luigi Mangione was arrested. In which fast food restaurant "
+            "was he arrested?")
+    plain = "In which fast food restaurant was Luigi Mangione arrested?"
+    old = _p(1, "2024-12-10")
+    fresh = [_p(2, "2025-12-11")]
+    assert not is_old_news(back, old, today, fresh, covers=lambda day: True)
+    assert not is_old_news("What happened ten years ago this week?", old, today, fresh)
+    assert is_old_news(plain, old, today, fresh, covers=lambda day: True)
+    assert is_old_news("Which record did Britain break last year?", old, today, fresh)
+
+
 def test_recent_days_match_the_recent_window():
     today = date(2026, 2, 13)
     days = recent_days(today)

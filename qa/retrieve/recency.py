@@ -21,6 +21,14 @@ _RECENT_WORDS = re.compile(
     re.I,
 )
 
+_PAST_WORDS = re.compile(
+    r"\b(?:a|one|two|three|four|five|six|seven|eight|nine|ten|\d+)\s+(?:years?|decades?)\s+"
+    r"(?:ago|since)\b",
+    re.I,
+)
+"""A question that points back in time itself ("It's been a year since Luigi Mangione was
+arrested… In which restaurant…?", "ten years ago"): it asks about the earlier event."""
+
 RECENT_WINDOW = timedelta(days=10)
 """What "this week" reaches back to: a quiz week plus the days its articles lag (measured on
 the tuning sets, docs/evaluation.md)."""
@@ -36,6 +44,11 @@ resting on it is refused, naming the article's month (measured in docs/answers.m
 
 def asks_recent(question: str) -> bool:
     return bool(_RECENT_WORDS.search(question))
+
+
+def points_back(question: str) -> bool:
+    """The question itself asks about an event years back ("a year since", "ten years ago")."""
+    return bool(_PAST_WORDS.search(question))
 
 
 def is_recent(p: Passage, today: date, window: timedelta | None = None) -> bool:
@@ -70,9 +83,11 @@ def is_old_news(question: str, p: Passage, today: date | None,
     store a question asked on a day is about that day's news, and an article months or years
     older is about an earlier event (the 2014 "most endangered animal", the 2015 airline
     baggage story; measured in docs/answers.md). A store of old articles only is answered from
-    them. ``covers`` is asked only for an old ``p``, so a fresh answer costs no lookup."""
+    them. ``covers`` is asked only for an old ``p``, so a fresh answer costs no lookup. A
+    question that points back in time itself ("It's been a year since…") is about the earlier
+    event, so an article from then is no old news to it."""
     d = parse_date(p.published)
-    if d is None or today is None or today - d <= STALE_AFTER:
+    if d is None or today is None or today - d <= STALE_AFTER or points_back(question):
         return False
     return (asks_recent(question) or any(is_recent(q, today) for q in shown)
             or (covers is not None and covers(today)))
