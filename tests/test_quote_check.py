@@ -251,9 +251,14 @@ def test_a_sentence_about_a_rival_name_backs_no_answer(seed_evidence):
     assert verify(reply, seed_evidence("How much did North Korea spend on the building?")) is None
     assert verify(reply, seed_evidence("How much did South Korea spend on the building?"))
 
-    assert names_a_rival("Who won the Australian Open?", "Sinner won the French Open.") == (
-        "australian open", "french open")
-    assert names_a_rival("What did Joe Biden say?", "Hunter Biden said no.")
+    assert names_a_rival("What did Joe Biden say?", "Hunter Biden said no.") == (
+        "joe biden", "hunter biden")
+    assert names_a_rival("Where will the Australian Open be played?",
+                         "The French Open will be played in Paris.")
+    # a name that is not what the question asks about is context, not its subject
+    assert not names_a_rival(
+        "How much did it cost to renovate the office that North Korea blew up?",
+        "South Korea spent at least 9.78 billion won (US$8.6 million) in 2018.")
     # the same name, or the same person under a title, or both names: not rivals
     assert not names_a_rival("What did Joe Biden say?", "President Biden said no.")
     assert not names_a_rival("How much did North Korea spend?",
@@ -261,8 +266,10 @@ def test_a_sentence_about_a_rival_name_backs_no_answer(seed_evidence):
     assert not names_a_rival("What did South Korea's president say?",
                              "South Korean President Moon Jae-in said so.")
     # a shorter name for the same thing, and a question word that starts a capitalised run
-    assert not names_a_rival("Who won the Club World Cup?", "Chelsea won the World Cup final.")
-    assert not names_a_rival("Which GOP leader lost?", "The House GOP leader lost.")
+    assert not names_a_rival("Where will the Club World Cup be held?",
+                             "The World Cup final will be held in New Jersey.")
+    assert not names_a_rival("Which GOP leader did the House GOP elect?",
+                             "The House GOP elected him.")
 
 
 def test_a_place_may_be_quoted_by_the_name_of_its_people():

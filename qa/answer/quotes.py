@@ -314,11 +314,20 @@ name two people."""
 _NAME_RUN = re.compile(r"[A-Z][\w'’.-]*(?:\s+(?:(?:of|the)\s+)?[A-Z][\w'’.-]*)+")
 
 
-def _names(text: str) -> list[tuple[str, ...]]:
+_AUXILIARY = re.compile(r"\b(?:did|does|do|is|was|were|are|has|have|had|will|would|can|could|"
+                        r"should)\s+(?:the\s+)?$", re.I)
+
+
+def _names(text: str, subjects_only: bool = False) -> list[tuple[str, ...]]:
     """Runs of two or more capitalised words ("North Korea", "Australian Open", "Bank of
-    England"), lower-cased, without titles, possessives or a leading question word."""
+    England"), lower-cased, without titles, possessives or a leading question word.
+    ``subjects_only``: only those right after the question's auxiliary ("How much did North
+    Korea spend…"), the subject of what is asked; a name elsewhere may be context ("…the
+    office that North Korea blew up")."""
     out = []
     for m in _NAME_RUN.finditer(text):
+        if subjects_only and not _AUXILIARY.search(text[:m.start()]):
+            continue
         words = [re.sub(r"['’]s?$", "", w).strip(".,").lower() for w in m.group(0).split()]
         words = [w for w in words if w and w not in _TITLES and not _WH.fullmatch(w)
                  and w not in STOPWORDS]
@@ -328,17 +337,17 @@ def _names(text: str) -> list[tuple[str, ...]]:
 
 
 def names_a_rival(question: str, sentence: str) -> tuple[str, str] | None:
-    """A name of the question that the sentence does not hold, where the sentence holds
-    another name with the same last word ("North Korea" asked, "South Korea" in the
-    sentence; "Australian Open" asked, "French Open" said): the sentence is about someone or
-    something else, so the answer in it answers another question. A small model takes the
+    """The subject the question asks about, named ("How much did North Korea spend…",
+    "What did Joe Biden say…"), where the sentence does not hold that name but another with
+    the same last word ("South Korea spent…", "Hunter Biden said…"): the sentence is about
+    someone else, so the answer in it answers another question. A small model takes the
     figure or name from such a sentence when the article never gives the asked one ("How much
     did North Korea spend…?" answered "9.78 billion won" from "South Korea spent at least
     9.78 billion won"). Returns the two names, or None. Replayed on the stored replies of the
     three evaluation sets it refuses that one answer and no other (docs/answers.md)."""
     said = " ".join(re.sub(r"[^\w\s]", " ", sentence.lower()).split())
     said_names = _names(sentence)
-    for name in _names(question):
+    for name in _names(question, subjects_only=True):
         if f" {' '.join(name)} " in f" {said} ":
             continue
         # a shorter tail of the asked name in the sentence ("World Cup" for "Club World
