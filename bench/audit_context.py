@@ -52,31 +52,28 @@ def report(question: dict, articles: list[dict], max_articles: int, max_hits: in
     asked = parse_date(question.get("date"))
     lines = [f"=== {question['id']} ({question.get('date')}) {question['question']}",
              f"    gold: {question['answers']}   choices: {question.get('choices')}"]
+    topic = {w for w in normalize(question["question"]).split() if len(w) > 3} - _COMMON
     found = []
     for art in articles:
         hits = [(g, at) for g in question["answers"] for at in _occurrences(art["text"], g)]
         title_hits = [g for g in question["answers"] if _occurrences(art.get("title", ""), g)]
         if hits or title_hits:
-            found.append((art, hits, title_hits))
+            shared = len(topic & set(normalize(f"{art.get('title', '')} {art['text']}").split()))
+            found.append((art, hits, title_hits, shared))
     lines.append(f"    articles holding a gold string: {len(found)}")
-
-    topic = {w for w in normalize(question["question"]).split() if len(w) > 3} - _COMMON
-
-    def on_topic(art: dict) -> int:
-        return len(topic & set(normalize(f"{art.get('title', '')} {art['text']}").split()))
 
     def order(item) -> tuple[int, int, int]:
         """Most question words first (an on-topic article), then nearest the day asked."""
         age = _days(asked, item[0].get("date"))
         if age is None:
-            return (-on_topic(item[0]), 2, 0)
-        return (-on_topic(item[0]), 0, age) if age >= -2 else (-on_topic(item[0]), 1, -age)
+            return (-item[3], 2, 0)
+        return (-item[3], 0, age) if age >= -2 else (-item[3], 1, -age)
 
-    for art, hits, title_hits in sorted(found, key=order)[:max_articles]:
+    for art, hits, title_hits, shared in sorted(found, key=order)[:max_articles]:
         age = _days(asked, art.get("date"))
         when = "undated" if age is None else (f"{age} days before" if age >= 0
                                               else f"{-age} days AFTER the question")
-        lines.append(f"--- {art.get('date')} ({when}, {on_topic(art)} of {len(topic)} question"
+        lines.append(f"--- {art.get('date')} ({when}, {shared} of {len(topic)} question"
                      f" words) {art.get('title', '')!r}"
                      + (f"  [gold in title: {title_hits}]" if title_hits else ""))
         for gold, at in hits[:max_hits]:

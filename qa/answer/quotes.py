@@ -135,7 +135,7 @@ _PERCENT = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:%|per ?cent\b)", re.I)
 
 def _demonym_of(word: str, quote: str) -> bool:
     """A capitalised quote word that is ``word`` with up to three more letters: the people
-    of a place ("Nepalis", "Israeli", "Canadian" for "Nepal", "Israel", "Canada"). "Which
+    of a place ("Nepalis", "Israeli", "Iranian" for "Nepal", "Israel", "Iran"). "Which
     country has been rocked by protests…?" is answered by "Young Nepalis had been putting out
     social media posts…", with no other sentence naming the country. Found reading
     realtimeqa-2025's refusals; replayed on the stored replies, it changes no verdict on the
