@@ -387,3 +387,50 @@ def test_first_pass_off_reads_everything_at_once() -> None:
     answer.ask(QUESTION, retrieve=retrieve, settings=SETTINGS.with_(first_pass=1),
                llm=with_first)
     assert len(with_first.calls) == 2 and with_first.calls[1] == llm.calls[0]
+
+
+def test_a_number_the_check_refuses_gets_the_models_next_answer_once() -> None:
+    """The model misread a number (none of the passages states it as the answer gives it):
+    it is asked once more on the same prompt, with that answer barred, and the next answer
+    goes through the same check. A refused name gets no second look, nor does a backend
+    that cannot bar an answer."""
+    retrieve = _fixed(STORM, _renovation_passage())
+    settings = SETTINGS.with_(first_pass=0)
+    llm = FakeChatModel(avoids_answers=True,
+                        outputs=[_json("450 billion won", 2, ""), _json("9.78 billion won", 2, "")])
+    events = list(answer.stream(QUESTION, retrieve=retrieve, settings=settings, llm=llm))
+    first, second = llm.calls
+    assert first == second, "the second look reads the same prompt (cached by llama.cpp)"
+    assert "answer_avoid" not in llm.options[0]
+    assert llm.options[1]["answer_avoid"] == ["450 billion won"]
+    drafts, draft = [], ""
+    for e in events:  # as the web chat shows them: an extractive event starts a new draft
+        if isinstance(e, ExtractiveEvent):
+            drafts.append(draft)
+            draft = ""
+        elif isinstance(e, TokenEvent):
+            draft += e.text
+    assert drafts[-1] == "450 billion won" and draft == "9.78 billion won"
+    a = events[-1].answer
+    assert not a.refused and a.text == "9.78 billion won [2]"
+    assert a.timings["first_token"] < a.timings["retry"] < a.timings["total"]
+
+    # the next answer is checked too: a second misread number is refused, with no third call
+    llm = FakeChatModel(avoids_answers=True,
+                        outputs=[_json("450 billion won", 2, ""), _json("300 billion won", 2, "")])
+    a = answer.ask(QUESTION, retrieve=retrieve, settings=settings, llm=llm)
+    assert a.refused and len(llm.calls) == 2
+
+    # a name the check refuses is a guess; its next likeliest is another guess
+    llm = FakeChatModel(avoids_answers=True, outputs=[_json("Seoul", 2, ""), "unused"])
+    a = answer.ask(QUESTION, retrieve=retrieve, settings=settings, llm=llm)
+    assert a.refused and len(llm.calls) == 1
+
+    # a backend that cannot bar an answer would only repeat it
+    llm = FakeChatModel(outputs=[_json("450 billion won", 2, ""), "unused"])
+    a = answer.ask(QUESTION, retrieve=retrieve, settings=settings, llm=llm)
+    assert a.refused and len(llm.calls) == 1
+    # nor does a number the check accepts get one
+    llm = FakeChatModel(avoids_answers=True, outputs=[_json("9.78 billion won", 2, "")])
+    assert not answer.ask(QUESTION, retrieve=retrieve, settings=settings, llm=llm).refused
+    assert len(llm.calls) == 1

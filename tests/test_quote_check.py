@@ -281,3 +281,37 @@ def test_a_place_may_be_quoted_by_the_name_of_its_people():
     # a lower-case word, and a longer word that only starts the same way, do not count
     assert not answer_in_quote("Nepal", "young nepalis had been putting out posts.", q)
     assert not answer_in_quote("Nepal", "Nepalganj officials said so.", q)
+
+
+def test_a_quote_from_the_only_article_retrieved_needs_a_lower_floor(monkeypatch):
+    """Every passage from one article (a store of one article): the question is about that
+    article's story, so a sentence that packs several facts and scores low against a question
+    about one of them still backs it; with a second article among the passages, or with the
+    rule off, the one floor for all applies. A sentence on another matter stays refused."""
+    from qa.answer import grounding
+
+    paragraphs = SEED.split("\n\n")
+    one_article = [Passage(doc_id="d1", title="Liaison office", source="s1", published=None,
+                           text=t, start=0, end=len(t), score=0.5, chunk_index=i,
+                           chunk_id=f"c{i}") for i, t in enumerate(paragraphs)]
+    question = "How many floors did the demolished building have?"
+    reply = parse_reply('{"answer": "four", "passage": 3}')
+    alone = build_evidence(question, one_article, EMBEDDER.encode)
+    v = verify(reply, alone)
+    assert v is not None and v.answer == "four" and v.passage_index == 2
+    assert grounding.ARTICLE_FLOOR <= v.relevance < grounding.RELEVANCE_FLOOR
+    assert grounding.only_article(alone) == "d1"
+
+    mixed = build_evidence(question, one_article + [_passage(SPORTS, "Super Bowl", 2)],
+                           EMBEDDER.encode)
+    assert grounding.only_article(mixed) is None
+    assert verify(reply, mixed) is None
+
+    monkeypatch.setattr(grounding, "ARTICLE_FLOOR", None)
+    assert verify(reply, alone) is None
+    monkeypatch.undo()
+
+    # on the one article, a question its sentences are not about is still refused
+    off = build_evidence("Which football team won the cup final?", one_article,
+                         EMBEDDER.encode)
+    assert verify(parse_reply('{"answer": "Reuters", "passage": 1}'), off) is None

@@ -27,11 +27,17 @@ from qa.answer.confidence import ANSWER_OPEN, answer_logprobs, first_token_prob
 from qa.answer.context import join_blocks, passage_blocks
 from qa.answer.evidence import Evidence, build_evidence
 from qa.answer.extractive import extractive_sentences
-from qa.answer.grounding import DECLINE, can_back_an_answer, parse_reply, verify
+from qa.answer.grounding import (
+    DECLINE,
+    can_back_an_answer,
+    misread_number,
+    parse_reply,
+    verify,
+)
 from qa.answer.prompts import load_prompt
 from qa.config import Settings
 from qa.index.embedder import Embedder
-from qa.llm.backends import structured_output
+from qa.llm.backends import avoid_options, structured_output
 from qa.retrieve.recency import is_old_news, staleness_note
 from qa.text.dates import a_month, parse_date, passage_date
 from qa.types import (
@@ -296,20 +302,15 @@ def stream(
         # the passages it adds (llama.cpp reuses the cached prefix). Measured: docs/answers.md.
         passes.insert(0, blocks[: settings.first_pass])
     template = _prompt("answer_system", "answer_user")
-    for i, shown_blocks in enumerate(passes):
-        last = i == len(passes) - 1
-        if i:
-            timings["second_pass"] = time.perf_counter() - t0
-            # a new draft: the reader's view of the first one is replaced (as for a follow-up)
-            yield ExtractiveEvent(replace(instant, timings=dict(timings)))
-        messages = template.format_messages(passages=join_blocks(shown_blocks),
-                                            question=standalone)
-        n_shown = len(evidence.passages) if last else max(n for n, _ in shown_blocks)
+
+    def draft(messages: list[BaseMessage], n_shown: int, last: bool, options: dict):
+        """Stream one model reply as the reader sees it; returns (raw reply, token
+        log-probabilities). A decline before the last pass is never shown."""
         pieces: list[str] = []
         shown = ""
         token_logprobs: list[tuple[str, float]] = []
         kept_first = None
-        for chunk in llm.stream(messages, **structured_output(llm, n_shown)):
+        for chunk in llm.stream(messages, **structured_output(llm, n_shown), **options):
             token_logprobs = chunk.response_metadata.get("token_logprobs") or token_logprobs
             text = chunk.text
             if not text:
@@ -331,10 +332,21 @@ def stream(
                 kept_first = time.perf_counter() - t0
                 timings.setdefault("first_token", kept_first)
             yield TokenEvent(text)
-        raw = "".join(pieces)
         timings["total"] = time.perf_counter() - t0
         if kept_first is not None:
             timings["first_token_kept"] = kept_first
+        return "".join(pieces), token_logprobs
+
+    for i, shown_blocks in enumerate(passes):
+        last = i == len(passes) - 1
+        if i:
+            timings["second_pass"] = time.perf_counter() - t0
+            # a new draft: the reader's view of the first one is replaced (as for a follow-up)
+            yield ExtractiveEvent(replace(instant, timings=dict(timings)))
+        messages = template.format_messages(passages=join_blocks(shown_blocks),
+                                            question=standalone)
+        n_shown = len(evidence.passages) if last else max(n for n, _ in shown_blocks)
+        raw, token_logprobs = yield from draft(messages, n_shown, last, {})
         answer = _finish(question, standalone, evidence, raw, dict(timings), today,
                          answer_logprobs(token_logprobs), covers)
         if answer.refused and not last:
@@ -347,6 +359,19 @@ def stream(
             # the model's mind about the passages it has read (docs/answers.md).
             timings["skipped_second_pass"] = timings["total"]
             answer = replace(answer, timings=dict(timings))
+        said = _answer_field(raw)
+        options = (avoid_options(llm, [said])
+                   if answer.refused and misread_number(raw, evidence) and said else None)
+        if options:
+            # A number the passages do not state as the answer gives it: the model misread
+            # one (8.6% for the 0.7% beside "US$8.6 million"). Its next likeliest answer, on
+            # the prompt already in its cache, is often the number that is there; for names
+            # the next likeliest is a guess, so only numbers get this (docs/answers.md).
+            timings["retry"] = time.perf_counter() - t0
+            yield ExtractiveEvent(replace(instant, timings=dict(timings)))
+            raw, token_logprobs = yield from draft(messages, n_shown, True, options)
+            answer = _finish(question, standalone, evidence, raw, dict(timings), today,
+                             answer_logprobs(token_logprobs), covers)
         yield FinalEvent(answer)
         return
 

@@ -9,8 +9,9 @@ quote is then looked up by code (the passage sentence that holds the answer).
 ``verify`` accepts a claim only when (see ``qa.answer.quotes``) the quote occurs in a retrieved
 passage, states something (not a question or a headline), contains every word of the answer
 that the question did not give, and is about the question (its sentence clears
-``RELEVANCE_FLOOR``). A right claim with the wrong passage number is moved to the passage that
-holds its quote; anything else is refused by the caller.
+``RELEVANCE_FLOOR``, or ``ARTICLE_FLOOR`` when every passage is from one article). A right
+claim with the wrong passage number is moved to the passage that holds its quote; anything
+else is refused by the caller.
 """
 
 from __future__ import annotations
@@ -55,6 +56,21 @@ to clear only ``CONFIDENT_FLOOR``, not ``RELEVANCE_FLOOR``; None: one floor for 
 
 CONFIDENT_FLOOR = RELEVANCE_FLOOR
 
+ARTICLE_FLOOR: float | None = 0.25
+"""The floor for a quote when every retrieved passage is from one article (always so in a
+store of one article). The retriever then found nothing else on the question's topic, so the
+question's story is that article's, and its sentence need only be somewhat about the
+question: enough to keep out a planted instruction (0.005-0.06) and a sentence on another
+matter. Why: a long sentence that packs five facts scores low against a question about one
+of them ("How many floors did the demolished building have?" against "...which stood as a
+gleaming four-storey blue glass structure...": 0.29), so a reader asking an article in their
+own words was refused right answers. 0.25 is the floor that first kept every right
+paraphrase (docs/answers.md). Replayed on the stored replies of the tuning sets: seed
+paraphrases five more right answers and one more wrong; realtimeqa-2023 no change. Where one
+article gave four of five passages, a news quiz's wrong answers passed ("IEA" from a coal
+report for a climate group that will "quit"), so the rule needs all of them. None: one floor
+for every quote."""
+
 
 def relevance_floor(confidence: float | None) -> float:
     """How much the quote's sentence must be about the question, given how sure the model was
@@ -64,6 +80,20 @@ def relevance_floor(confidence: float | None) -> float:
     return RELEVANCE_FLOOR
 
 
+def only_article(evidence: Evidence) -> str | None:
+    """The doc_id of the article every passage is from; None when they are from several."""
+    ids = {p.doc_id for p in evidence.passages}
+    return ids.pop() if len(ids) == 1 else None
+
+
+def evidence_floor(evidence: Evidence, floor: float) -> float:
+    """``floor``, or ``ARTICLE_FLOOR`` when every passage is from one article and that is
+    lower."""
+    if ARTICLE_FLOOR is not None and only_article(evidence) is not None:
+        return min(floor, ARTICLE_FLOOR)
+    return floor
+
+
 def can_back_an_answer(evidence: Evidence, passage_indices: Iterable[int]) -> bool:
     """Whether any sentence of these passages clears the lowest relevance floor: a quote from
     them can pass the check only then (``_accept``), so with none the model need not read
@@ -71,6 +101,7 @@ def can_back_an_answer(evidence: Evidence, passage_indices: Iterable[int]) -> bo
     floor = relevance_floor(None)
     if CONFIDENT is not None:
         floor = min(floor, CONFIDENT_FLOOR)
+    floor = evidence_floor(evidence, floor)
     return any(float(evidence.question_scores[i]) >= floor
                for pi in passage_indices for i in evidence.sentences_of(pi))
 
@@ -215,6 +246,17 @@ def _accept(claim: Claim, evidence: Evidence, pi: int, span: QuoteSpan, by_code:
     )
 
 
+def misread_number(raw: str, evidence: Evidence) -> bool:
+    """Whether the model's reply answers with a number and the check refuses it: no passage
+    sentence about the question states that number as the answer gives it ("8.6%" where the
+    article has "US$8.6 million" and "about 0.7%"). ``qa.answer.chain`` then asks the model
+    for its next answer, once."""
+    claim = parse_reply(raw)
+    if claim.declined or not re.search(r"\d", claim.answer):
+        return False
+    return verify(claim, evidence) is None
+
+
 def verify(claim: Claim, evidence: Evidence, confidence: float | None = None) -> Verified | None:
     """The checked claim, or None when nothing in the passages backs it. ``confidence``: the
     probability the model gave the answer's first token (None: unknown)."""
@@ -222,7 +264,7 @@ def verify(claim: Claim, evidence: Evidence, confidence: float | None = None) ->
         return None
     if confidence is not None and MIN_CONFIDENCE is not None and confidence < MIN_CONFIDENCE:
         return None
-    floor = relevance_floor(confidence)
+    floor = evidence_floor(evidence, relevance_floor(confidence))
     if TYPE_CHECK and not fits_question(claim.answer, evidence.question):
         return None
     if asks_for_an_exclusion(evidence.question):

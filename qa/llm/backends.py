@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -183,7 +183,7 @@ class EmbeddedChatModel(BaseChatModel):
             return kwargs
         from qa.answer.grounding import answer_schema
 
-        rest = {k: v for k, v in kwargs.items() if k != "answer_passages"}
+        rest = {k: v for k, v in kwargs.items() if k not in ("answer_passages", "answer_avoid")}
         return {**rest, "json_schema": answer_schema(n)}
 
     def _chat_prompt_ids(self, messages: list[BaseMessage]) -> list[int]:
@@ -202,7 +202,7 @@ class EmbeddedChatModel(BaseChatModel):
                               special=True)
 
     def _stream_answer(self, messages: list[BaseMessage], n_passages: int,
-                       max_tokens: int) -> Iterator[str]:
+                       max_tokens: int, avoid: Sequence[str] = ()) -> Iterator[str]:
         """The reply ``{"answer": "...", "passage": N}`` at the cost of the answer's tokens only.
 
         Why not the JSON grammar: under it llama.cpp decodes every fixed token of the reply
@@ -213,6 +213,10 @@ class EmbeddedChatModel(BaseChatModel):
         after the fixed ``", "passage": ``. Every reply of the model under the grammar began
         with exactly that text and went on with ``", "passage": N`` (678 stored replies, every
         ``qa eval`` run before this path), so greedy decoding writes the same answer.
+
+        ``avoid``: answers the model already gave to this prompt and the check refused; the
+        first token of each is barred from the answer's first step, so the model writes its
+        next likeliest answer (``qa.answer.chain``'s second look at a number).
         """
         from qa.answer.grounding import ANSWER_MAX_CHARS
 
@@ -222,9 +226,23 @@ class EmbeddedChatModel(BaseChatModel):
         prompt = self._chat_prompt_ids(messages) + llama.tokenize(
             head.encode("utf-8"), add_bos=False, special=False)
         answer: list[str] = []
+        processors = recorder.processors()
+        barred = sorted({ids[0] for text in avoid
+                         if (ids := llama.tokenize(text.encode("utf-8"), add_bos=False,
+                                                   special=False))})
+        if barred:
+            first_step = len(prompt)
+
+            def bar_first(input_ids, logits):
+                if len(input_ids) == first_step:
+                    logits = logits.copy()
+                    logits[barred] = -float("inf")
+                return logits
+
+            processors.append(bar_first)
         pieces = llama.create_completion(
             prompt=prompt, stream=True, temperature=0.0, max_tokens=max_tokens, stop=['"'],
-            logits_processor=recorder.processors())
+            logits_processor=processors)
         try:
             for piece in pieces:
                 text = piece["choices"][0]["text"]
@@ -276,7 +294,8 @@ class EmbeddedChatModel(BaseChatModel):
         if kwargs.get("answer_passages") is not None:
             with self._lock:
                 text = "".join(self._stream_answer(messages, kwargs["answer_passages"],
-                                                   kwargs.get("max_tokens", self.max_tokens)))
+                                                   kwargs.get("max_tokens", self.max_tokens),
+                                                   kwargs.get("answer_avoid", ())))
                 tokens = self._last_tokens
             return ChatResult(generations=[ChatGeneration(message=AIMessage(
                 content=text, response_metadata={"token_logprobs": tokens}))])
@@ -310,7 +329,8 @@ class EmbeddedChatModel(BaseChatModel):
         if kwargs.get("answer_passages") is not None:
             with self._lock:
                 texts = self._stream_answer(messages, kwargs["answer_passages"],
-                                            kwargs.get("max_tokens", self.max_tokens))
+                                            kwargs.get("max_tokens", self.max_tokens),
+                                            kwargs.get("answer_avoid", ()))
                 try:
                     for text in texts:
                         chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
@@ -372,6 +392,22 @@ def structured_output(llm: BaseChatModel, n_passages: int) -> dict[str, Any]:
     if kind == "ChatOllama":
         return {"format": schema}
     return {}
+
+
+def avoid_options(llm: BaseChatModel, answers: Sequence[str]) -> dict[str, Any] | None:
+    """Call options that make ``llm`` give an answer other than ``answers`` to the same prompt
+    (its next likeliest: the first token of each is barred), for the backends that can: the
+    embedded model's answer-only decoding and the fake model when a test says so. None for
+    the others: a server's API has no such option, and asking again would get the same
+    reply."""
+    llm = unwrap_chat_model(llm)
+    if isinstance(llm, EmbeddedChatModel):
+        if "tokenizer.chat_template" not in llm.llama.metadata:
+            return None  # the JSON grammar path (``_answer_options``) cannot bar a token
+        return {"answer_avoid": list(answers)}
+    if getattr(llm, "avoids_answers", False):
+        return {"answer_avoid": list(answers)}
+    return None
 
 
 def embedded_model_path(settings: Settings, name: str = "") -> Path:

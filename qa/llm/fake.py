@@ -31,13 +31,19 @@ class FakeChatModel(BaseChatModel):
     outputs: list[str] = Field(default_factory=list)
     function: Responder | None = None
     calls: list[list[BaseMessage]] = Field(default_factory=list)
+    options: list[dict[str, Any]] = Field(default_factory=list)
+    """Each call's options (``stream(messages, **options)``), in the order of ``calls``."""
+    avoids_answers: bool = False
+    """Take ``answer_avoid`` as the embedded model does (``qa.llm.backends.avoid_options``):
+    the queued reply is the model's next answer."""
 
     @property
     def _llm_type(self) -> str:
         return "newsqa-fake"
 
-    def _reply(self, messages: list[BaseMessage]) -> str:
+    def _reply(self, messages: list[BaseMessage], options: dict[str, Any] | None = None) -> str:
         self.calls.append(list(messages))
+        self.options.append(dict(options or {}))
         if self.function is not None:
             return self.function(messages)
         if not self.outputs:
@@ -51,7 +57,7 @@ class FakeChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        text = self._reply(messages)
+        text = self._reply(messages, kwargs)
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
     def _stream(
@@ -61,7 +67,7 @@ class FakeChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        text = self._reply(messages)
+        text = self._reply(messages, kwargs)
         for piece in re.findall(r"\S+\s*|\s+", text):
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
             if run_manager:
