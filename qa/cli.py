@@ -216,6 +216,7 @@ def _print_answer(answer, as_json: bool) -> None:
 
 
 NOT_IN_FIRST = "(not in the best passages: reading the others)"
+NUMBER_AGAIN = "(that number is not in the passages: asking again)"
 
 
 def _answer_streaming(kb, question: str, history, as_of: str | None = None) -> object:
@@ -230,9 +231,11 @@ def _answer_streaming(kb, question: str, history, as_of: str | None = None) -> o
             if streamed:
                 print(file=sys.stderr)
             streamed = False
-            # the same preview again: the first passages did not answer, the model reads on
-            text = (NOT_IN_FIRST if event.answer.text == preview else
-                    block(event.answer.text))
+            # the same preview again: the first passages did not answer, the model reads on,
+            # or its number did not check out and it is asked for its next answer
+            again = "retry" in event.answer.timings
+            text = ((NUMBER_AGAIN if again else NOT_IN_FIRST) if event.answer.text == preview
+                    else block(event.answer.text))
             preview = event.answer.text
             print(f"\033[2m{text}\033[0m", file=sys.stderr)
         elif isinstance(event, TokenEvent) and sys.stderr.isatty():

@@ -79,6 +79,24 @@ def test_answer_run_reports_check_stage_and_final(seeded_kb):
     assert final and "9.78 billion won" in final[0].answer.text
 
 
+def test_a_second_look_at_a_misread_number_is_its_own_stage(seeded_kb):
+    """The model's number did not check out: the reader is told it is asked again."""
+    def reply(messages):
+        if llm.options[-1].get("answer_avoid"):
+            return grounded_reply(messages)
+        return '{"answer": "450 billion won", "passage": 1}'
+
+    llm = FakeChatModel(function=reply, avoids_answers=True)
+    service = Service(seeded_kb, llm=llm)
+    run = service.start_answer(RENOVATION_Q)
+    items = list(run.items(poll=0.1))
+    keys = [i[1] for i in items if i[0] == "stage"]
+    assert keys[:4] == ["rewrite", "search", "read", "write"] and keys[-2:] == ["again", "check"]
+    assert "asking again" in service.stage_label("again")
+    final = [i[1] for i in items if i[0] == "event" and isinstance(i[1], FinalEvent)]
+    assert final and "9.78 billion won" in final[0].answer.text
+
+
 def test_a_second_pass_over_the_other_passages_is_its_own_stage(seeded_kb):
     """The first passages did not answer: the reader is told the model reads the others."""
     decline = '{"answer": "NOT IN ARTICLES", "passage": 0}'

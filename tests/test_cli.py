@@ -119,3 +119,17 @@ def test_streaming_ask_says_when_the_model_reads_on(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.count("Best sentence.") == 1 and cli.NOT_IN_FIRST in err
     assert err.index("Seo") < err.index(cli.NOT_IN_FIRST) < err.index("Kaesong")
+
+    # a number that did not check out: the model is asked again, and `qa ask` says so
+    again = Answer(text="Best sentence.", sentences=(), refused=False, confidence=0.5,
+                   question="q", kind="extractive", timings={"retry": 1.0})
+
+    class Retrying:
+        def stream(self, question, history, as_of=None):
+            yield from (ExtractiveEvent(preview), TokenEvent("8.6%"), ExtractiveEvent(again),
+                        TokenEvent("0.7%"), FinalEvent(final))
+
+    assert cli._answer_streaming(Retrying(), "q", None) is final
+    err = capsys.readouterr().err
+    assert cli.NOT_IN_FIRST not in err
+    assert err.index("8.6%") < err.index(cli.NUMBER_AGAIN) < err.index("0.7%")

@@ -76,9 +76,10 @@ def test_a_few_full_answers_with_the_embedded_model(gate_settings, mini_results)
 
 # The shipped article asked in words unlike its own (eval/seed-paraphrases): 30 questions it
 # answers and 10 it does not, through the real model and the whole answer path.
-# measured 2026-11-28 (docs/answers.md, the best passages first and the rival-name rule): 22 of
-# 30 right, 10 of 10 refused; two questions of slack on the right answers, one on the refusals
-MIN_PARAPHRASES_RIGHT = 20
+# measured 2026-11-28 (docs/answers.md, eighth session: the one-article floor and the second
+# look at a misread number): 28 of 30 right, 10 of 10 refused; two questions of slack on the
+# right answers, one on the refusals
+MIN_PARAPHRASES_RIGHT = 26
 MIN_OUT_OF_SCOPE_REFUSED = 9
 
 

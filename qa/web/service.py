@@ -88,6 +88,7 @@ STAGE_LABELS = {
     "read": "Reading the best passages",
     "write": "Writing the answer",
     "more": "Not in the best passages: reading the others",
+    "again": "That number is not in the passages: asking again",
     "check": "Checking the citations",
 }
 

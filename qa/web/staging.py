@@ -78,7 +78,8 @@ class StagedChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         self._check()
         self.streams += 1
-        self._stage("write" if self.streams == 1 else "more")
+        self._stage("again" if kwargs.get("answer_avoid") else
+                    "write" if self.streams == 1 else "more")
         if type(self.inner)._stream is BaseChatModel._stream:  # a model that cannot stream
             result = self.inner._generate(messages, stop=stop, **kwargs)
             self._check()
