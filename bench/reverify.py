@@ -3,7 +3,9 @@
 ``qa eval`` keeps each question's raw model reply (``results.jsonl``). Retrieval is
 deterministic, so the evidence can be rebuilt and ``qa.answer.grounding.verify`` re-run with other
 settings in seconds: this is how the quote-check rules were chosen on the tuning sets
-(docs/answers.md). Prints, per rule: right, wrong shown, refused.
+(docs/answers.md). Prints, per rule: right, wrong shown, refused. The second look at a misread
+number (``qa.answer.chain``) is a model call, so it is not replayed: a stored reply is the
+answer the product last checked.
 
     python bench/reverify.py eval/realtimeqa-2023 eval-results/realtimeqa-2023/results.jsonl
 """
@@ -122,6 +124,10 @@ def main() -> None:
 
     audit = load_audit(folder)
     product("as the product decides now")
+    for article_floor in (None, 0.20, 0.30):
+        saved_floor, grounding.ARTICLE_FLOOR = grounding.ARTICLE_FLOOR, article_floor
+        product(f"  with the one-article floor {article_floor}")
+        grounding.ARTICLE_FLOOR = saved_floor
     if args.confidence_grid:
         saved = grounding.MIN_CONFIDENCE, grounding.CONFIDENT, grounding.CONFIDENT_FLOOR
         for gate in (None, 0.2, 0.3, 0.4):
