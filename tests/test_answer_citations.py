@@ -343,6 +343,17 @@ def test_a_plain_text_decline_on_the_first_passages_is_not_shown_either() -> Non
     assert not a.refused and "9.78 billion won" in a.text and a.citations[0].n == 2
 
 
+def _drafts(events) -> list[str]:
+    """The model's drafts as the web chat shows them: an extractive event starts a new one."""
+    drafts = [""]
+    for e in events:
+        if isinstance(e, ExtractiveEvent):
+            drafts.append("")
+        elif isinstance(e, TokenEvent):
+            drafts[-1] += e.text
+    return drafts
+
+
 def test_a_first_answer_that_fails_the_check_is_replaced_by_the_second_pass() -> None:
     retrieve = _fixed(STORM, _renovation_passage())
     llm = FakeChatModel(outputs=[_json("450 billion won", 1, RENOVATION_QUOTE),
@@ -350,13 +361,7 @@ def test_a_first_answer_that_fails_the_check_is_replaced_by_the_second_pass() ->
     events = list(answer.stream(QUESTION, retrieve=retrieve, settings=SETTINGS.with_(
         first_pass=1), llm=llm))
     assert len(llm.calls) == 2
-    drafts, draft = [], ""
-    for e in events:  # as the web chat shows them: an extractive event starts a new draft
-        if isinstance(e, ExtractiveEvent):
-            drafts.append(draft)
-            draft = ""
-        elif isinstance(e, TokenEvent):
-            draft += e.text
+    *drafts, draft = _drafts(events)
     assert drafts[-1] == "450 billion won" and draft == "9.78 billion won"
     a = events[-1].answer
     assert not a.refused and a.text == "9.78 billion won [2]"
@@ -403,13 +408,7 @@ def test_a_number_the_check_refuses_gets_the_models_next_answer_once() -> None:
     assert first == second, "the second look reads the same prompt (cached by llama.cpp)"
     assert "answer_avoid" not in llm.options[0]
     assert llm.options[1]["answer_avoid"] == ["450 billion won"]
-    drafts, draft = [], ""
-    for e in events:  # as the web chat shows them: an extractive event starts a new draft
-        if isinstance(e, ExtractiveEvent):
-            drafts.append(draft)
-            draft = ""
-        elif isinstance(e, TokenEvent):
-            draft += e.text
+    *drafts, draft = _drafts(events)
     assert drafts[-1] == "450 billion won" and draft == "9.78 billion won"
     a = events[-1].answer
     assert not a.refused and a.text == "9.78 billion won [2]"
