@@ -10,7 +10,14 @@ from answer_helpers import EMBEDDER
 
 from qa.answer.evidence import build_evidence
 from qa.answer.grounding import parse_reply, verify
-from qa.answer.quotes import answer_in_quote, find_quote, fits_question, is_headline, is_question
+from qa.answer.quotes import (
+    answer_in_quote,
+    find_quote,
+    fits_question,
+    is_headline,
+    is_question,
+    names_not_in,
+)
 from qa.types import Passage
 
 SEED = (
@@ -315,3 +322,15 @@ def test_a_quote_from_the_only_article_retrieved_needs_a_lower_floor(monkeypatch
     off = build_evidence("Which football team won the cup final?", one_article,
                          EMBEDDER.encode)
     assert verify(parse_reply('{"answer": "Reuters", "passage": 1}'), off) is None
+
+    # a question naming what the article never mentions is not about it, whatever words it
+    # shares with a sentence ("won", "2018"): the one floor for all applies
+    world_cup = "Who won the 2018 World Cup?"
+    cup = build_evidence(world_cup, one_article, EMBEDDER.encode)
+    assert names_not_in(world_cup, SEED) == ["world cup"]
+    assert names_not_in("Whose office did North Korea blow up?", SEED) == []
+    assert grounding.evidence_floor(cup, grounding.RELEVANCE_FLOOR) == grounding.RELEVANCE_FLOOR
+    assert verify(parse_reply('{"answer": "South Korea", "passage": 3}'), cup) is None
+    monkeypatch.setattr(grounding, "RELEVANCE_FLOOR", grounding.ARTICLE_FLOOR)
+    assert verify(parse_reply('{"answer": "South Korea", "passage": 3}'), cup) is not None, \
+        "the sentence clears the lower floor: without the name rule it would be shown"

@@ -33,6 +33,7 @@ from qa.answer.quotes import (
     is_assertion,
     locate,
     names_a_rival,
+    names_not_in,
 )
 
 DECLINE = "NOT IN ARTICLES"
@@ -68,8 +69,11 @@ own words was refused right answers. 0.25 is the floor that first kept every rig
 paraphrase (docs/answers.md). Replayed on the stored replies of the tuning sets: seed
 paraphrases five more right answers and one more wrong; realtimeqa-2023 no change. Where one
 article gave four of five passages, a news quiz's wrong answers passed ("IEA" from a coal
-report for a climate group that will "quit"), so the rule needs all of them. None: one floor
-for every quote."""
+report for a climate group that will "quit"), so the rule needs all of them. A question that
+names something the passages never mention ("Who won the 2018 World Cup?") is not about that
+article: the shared words are an accident ("won", "2018" in the renovation sentence, and the
+real model answered "South Korea"), so it keeps ``RELEVANCE_FLOOR``. None: one floor for
+every quote."""
 
 
 def relevance_floor(confidence: float | None) -> float:
@@ -87,9 +91,11 @@ def only_article(evidence: Evidence) -> str | None:
 
 
 def evidence_floor(evidence: Evidence, floor: float) -> float:
-    """``floor``, or ``ARTICLE_FLOOR`` when every passage is from one article and that is
-    lower."""
-    if ARTICLE_FLOOR is not None and only_article(evidence) is not None:
+    """``floor``, or ``ARTICLE_FLOOR`` when every passage is from one article, the question
+    names nothing the passages do not (``quotes.names_not_in``), and that floor is lower."""
+    if (ARTICLE_FLOOR is not None and only_article(evidence) is not None
+            and not names_not_in(evidence.question,
+                                 " ".join(p.text for p in evidence.passages))):
         return min(floor, ARTICLE_FLOOR)
     return floor
 

@@ -336,6 +336,11 @@ def _names(text: str, subjects_only: bool = False) -> list[tuple[str, ...]]:
     return out
 
 
+def _plain(text: str) -> str:
+    """Lower-cased words with single spaces and no punctuation, for finding a name's words."""
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
 def names_a_rival(question: str, sentence: str) -> tuple[str, str] | None:
     """The subject the question asks about, named ("How much did North Korea spend…",
     "What did Joe Biden say…"), where the sentence does not hold that name but another with
@@ -345,7 +350,7 @@ def names_a_rival(question: str, sentence: str) -> tuple[str, str] | None:
     did North Korea spend…?" answered "9.78 billion won" from "South Korea spent at least
     9.78 billion won"). Returns the two names, or None. Replayed on the stored replies of the
     three evaluation sets it refuses that one answer and no other (docs/answers.md)."""
-    said = " ".join(re.sub(r"[^\w\s]", " ", sentence.lower()).split())
+    said = _plain(sentence)
     said_names = _names(sentence)
     for name in _names(question, subjects_only=True):
         if f" {' '.join(name)} " in f" {said} ":
@@ -358,3 +363,12 @@ def names_a_rival(question: str, sentence: str) -> tuple[str, str] | None:
             if other[-1] == name[-1] and other != name:
                 return " ".join(name), " ".join(other)
     return None
+
+
+def names_not_in(question: str, text: str) -> list[str]:
+    """The names of two or more words in the question ("World Cup", "Nobel Peace Prize")
+    that ``text`` never mentions: a question about something the article does not name is not
+    about that article, whatever words it shares with one of its sentences ("Who won the 2018
+    World Cup?" and "...9.78 billion won... in 2018..." on the shipped article)."""
+    said = f" {_plain(text)} "
+    return [" ".join(name) for name in _names(question) if f" {' '.join(name)} " not in said]
