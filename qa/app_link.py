@@ -49,6 +49,7 @@ from qa.types import (
     ExtractiveEvent,
     FinalEvent,
     Passage,
+    SentenceEvent,
     StreamEvent,
     TokenEvent,
 )
@@ -246,11 +247,11 @@ class AppClient:
         finally:
             conn.close()
 
-    def stream(self, question: str, history=None, *,
-               as_of: str | None = None) -> Iterator[StreamEvent]:
+    def stream(self, question: str, history=None, *, as_of: str | None = None,
+               about: str | None = None) -> Iterator[StreamEvent]:
         conn, resp = self._request("/ask", {
             "question": question, "history": [list(turn) for turn in history or []],
-            "as_of": as_of, "k": self.settings.top_k})
+            "as_of": as_of, "k": self.settings.top_k, "about": about})
         try:
             while True:
                 try:
@@ -269,9 +270,10 @@ class AppClient:
         finally:
             conn.close()
 
-    def ask(self, question: str, history=None, *, as_of: str | None = None) -> Answer:
+    def ask(self, question: str, history=None, *, as_of: str | None = None,
+            about: str | None = None) -> Answer:
         final = None
-        for event in self.stream(question, history, as_of=as_of):
+        for event in self.stream(question, history, as_of=as_of, about=about):
             if isinstance(event, FinalEvent):
                 final = event.answer
         return final  # type: ignore[return-value]
@@ -306,11 +308,12 @@ class AppReader:
                 return self._fall_back(exc).retrieve(question, k, as_of=as_of)
         return self._fall_back(AppUnavailable()).retrieve(question, k, as_of=as_of)
 
-    def stream(self, question: str, history=None, *, as_of: str | None = None):
+    def stream(self, question: str, history=None, *, as_of: str | None = None,
+               about: str | None = None):
         if self._client is not None:
             shown = False
             try:
-                for event in self._client.stream(question, history, as_of=as_of):
+                for event in self._client.stream(question, history, as_of=as_of, about=about):
                     shown = True
                     yield event
                 return
@@ -321,11 +324,12 @@ class AppReader:
                 local = self._fall_back(exc)
         else:
             local = self._fall_back(AppUnavailable())
-        yield from local.stream(question, history, as_of=as_of)
+        yield from local.stream(question, history, as_of=as_of, about=about)
 
-    def ask(self, question: str, history=None, *, as_of: str | None = None):
+    def ask(self, question: str, history=None, *, as_of: str | None = None,
+            about: str | None = None):
         final = None
-        for event in self.stream(question, history, as_of=as_of):
+        for event in self.stream(question, history, as_of=as_of, about=about):
             if isinstance(event, FinalEvent):
                 final = event.answer
         return final
@@ -359,12 +363,13 @@ def answer_to_wire(a: Answer) -> dict:
     return {
         "text": a.text,
         "sentences": [{"text": s.text, "citations": [_citation_to_wire(c) for c in s.citations],
-                       "supported": s.supported, "corrected": s.corrected}
+                       "supported": s.supported, "corrected": s.corrected,
+                       "reason": s.reason}
                       for s in a.sentences],
         "refused": a.refused, "confidence": a.confidence, "question": a.question,
         "standalone_question": a.standalone_question,
         "passages": [p.to_dict() for p in a.passages], "kind": a.kind, "as_of": a.as_of,
-        "raw": a.raw, "timings": a.timings,
+        "raw": a.raw, "timings": a.timings, "shape": a.shape, "missing": list(a.missing),
     }
 
 
@@ -376,19 +381,22 @@ def answer_from_wire(d: dict) -> Answer:
     return Answer(
         text=d["text"],
         sentences=tuple(AnswerSentence(s["text"], tuple(citation(c) for c in s["citations"]),
-                                       s["supported"], s["corrected"])
+                                       s["supported"], s["corrected"],
+                                       str(s.get("reason", "")))
                         for s in d["sentences"]),
         refused=d["refused"], confidence=d["confidence"], question=d["question"],
         standalone_question=d["standalone_question"],
         passages=tuple(Passage(**p) for p in d["passages"]), kind=d["kind"], as_of=d["as_of"],
-        raw=d["raw"], timings=dict(d["timings"]),
+        raw=d["raw"], timings=dict(d["timings"]), shape=d.get("shape", "fact"),
+        missing=tuple(d.get("missing", ())),
     )
 
 
 def event_to_wire(event: StreamEvent) -> dict:
     if isinstance(event, TokenEvent):
         return {"event": "token", "text": event.text}
-    kind = "extractive" if isinstance(event, ExtractiveEvent) else "final"
+    kind = ("extractive" if isinstance(event, ExtractiveEvent) else
+            "sentences" if isinstance(event, SentenceEvent) else "final")
     return {"event": kind, "answer": answer_to_wire(event.answer)}
 
 
@@ -399,6 +407,8 @@ def event_from_wire(d: dict) -> StreamEvent:
             return TokenEvent(str(d["text"]))
         if kind == "extractive":
             return ExtractiveEvent(answer_from_wire(d["answer"]))
+        if kind == "sentences":
+            return SentenceEvent(answer_from_wire(d["answer"]))
         if kind == "final":
             return FinalEvent(answer_from_wire(d["answer"]))
     except (KeyError, TypeError, ValueError) as exc:

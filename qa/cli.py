@@ -196,9 +196,32 @@ def _questions(prompt: str):
         yield line
 
 
+def _print_open(answer) -> None:
+    """An open answer: its checked sentences with footnotes numbered from 1, what the check
+    removed, then each footnote's supporting sentence."""
+    from qa.answer.citations import footnoted
+
+    texts, notes = footnoted(answer.shown_sentences)
+    bullets = all(t.startswith("- ") for t in texts)
+    print(block(("\n" if bullets else " ").join(texts)))
+    removed = answer.removed
+    if removed:
+        n = len(removed)
+        print(f"({n} sentence{'s' if n != 1 else ''} removed: not in the articles)")
+    if answer.missing:
+        print(block(f"The articles don't mention {' or '.join(answer.missing)}."))
+    print()
+    for i, c in enumerate(notes, start=1):
+        date = f" ({line(c.passage.published)})" if c.passage.published else ""
+        print(f"  [{i}] {line(c.passage.title)}{date}: “{line(c.sentence or c.quote)}”")
+
+
 def _print_answer(answer, as_json: bool) -> None:
     if as_json:
         print(_json(answer.to_dict()))
+        return
+    if answer.shape == "open" and not answer.refused:
+        _print_open(answer)
         return
     print(block(answer.text))
     if answer.refused and answer.passages:
@@ -219,14 +242,24 @@ NOT_IN_FIRST = "(not in the best passages: reading the others)"
 NUMBER_AGAIN = "(that number is not in the passages: asking again)"
 
 
-def _answer_streaming(kb, question: str, history, as_of: str | None = None) -> object:
-    """Print the instant extractive answer, then the generated one as it streams."""
-    from qa.types import ExtractiveEvent, FinalEvent, TokenEvent
+def _answer_streaming(kb, question: str, history, as_of: str | None = None,
+                      about: str | None = None) -> object:
+    """Print the instant extractive answer, then the generated one as it streams (an open
+    answer: each sentence once it passed the check)."""
+    from qa.types import ExtractiveEvent, FinalEvent, SentenceEvent, TokenEvent
 
     final = None
     streamed = False
     preview = None
-    for event in kb.stream(question, history, as_of=as_of):
+    checked = 0
+    for event in kb.stream(question, history, as_of=as_of, about=about):
+        if isinstance(event, SentenceEvent):
+            if sys.stderr.isatty():
+                for s in event.answer.sentences[checked:]:
+                    mark = "✓" if s.supported else "✗ (not in the articles)"
+                    print(f"\033[2m{mark} {block(s.text)}\033[0m", file=sys.stderr)
+            checked = len(event.answer.sentences)
+            continue
         if isinstance(event, ExtractiveEvent) and sys.stderr.isatty():
             if streamed:
                 print(file=sys.stderr)
@@ -238,7 +271,7 @@ def _answer_streaming(kb, question: str, history, as_of: str | None = None) -> o
                     else block(event.answer.text))
             preview = event.answer.text
             print(f"\033[2m{text}\033[0m", file=sys.stderr)
-        elif isinstance(event, TokenEvent) and sys.stderr.isatty():
+        elif isinstance(event, TokenEvent) and sys.stderr.isatty() and not checked:
             if not streamed:
                 print("\033[2m…\033[0m", file=sys.stderr)
             streamed = True
@@ -253,8 +286,8 @@ def _answer_streaming(kb, question: str, history, as_of: str | None = None) -> o
 def cmd_ask(args: argparse.Namespace) -> int:
     kb = _reader(args)
     question = " ".join(args.question)
-    answer = (kb.ask(question, as_of=args.as_of) if args.json
-              else _answer_streaming(kb, question, None, args.as_of))
+    answer = (kb.ask(question, as_of=args.as_of, about=args.about) if args.json
+              else _answer_streaming(kb, question, None, args.as_of, args.about))
     _print_answer(answer, args.json)
     return 0
 
@@ -263,15 +296,18 @@ def cmd_chat(args: argparse.Namespace) -> int:
     kb = _reader(args)
     print("Ask about your articles (empty line or Ctrl-D to quit).", file=sys.stderr)
     history: list[tuple[str, str]] = []
+    about: str | None = None  # the article the conversation is about: the last one cited
     for question in _questions("you> "):
         try:
-            answer = _answer_streaming(kb, question, history)
+            answer = _answer_streaming(kb, question, history, about=about)
         except QAError as exc:
             print(f"error: {line(exc)}", file=sys.stderr)
             continue
         _print_answer(answer, False)
         history += [("user", question), ("assistant", answer.text)]
         history = history[-8:]
+        if answer.citations:
+            about = answer.citations[0].passage.doc_id
     return 0
 
 
@@ -374,7 +410,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", help="answer as of this date (YYYY-MM-DD): later articles are "
                    "ignored, recent ones preferred")
     p.add_argument("--json", action="store_true",
-                   help='print {"answer", "refused", "confidence", "citations"}')
+                   help='print {"answer", "refused", "confidence", "citations", "sentences", '
+                        '...}: each sentence with its citations and check verdict')
+    p.add_argument("--about", metavar="DOC",
+                   help="the document (id, id prefix or source) an open question such as "
+                        "'Summarize it' is about (default: the only one, or the best match)")
     p.add_argument("-v", "--verbose", action="store_true", help=_VIA_APP)
     p.add_argument("--local", action="store_true", default=argparse.SUPPRESS, help=_LOCAL)
     p.set_defaults(func=cmd_ask)

@@ -203,6 +203,10 @@ class Settings:
         "QA_FIRST_PASS", 2, parse=_int, check=_at_least(0), shown="`2`",
         doc="passages the model reads first; only when its checked answer fails does it read "
             "the rest (`0`: all at once; docs/answers.md)")
+    open_answers: bool = _setting(
+        "QA_OPEN_ANSWERS", True, parse=_bool, shown="`1`",
+        doc="answer open questions (summaries, why, how, compare) with several checked "
+            "sentences; `0`: every question takes the short-fact path (docs/answers.md)")
     retrieval: str = _setting(
         "QA_RETRIEVAL", "hybrid", check=_one_of(RETRIEVAL_MODES), shown="`hybrid`",
         doc="`dense`, `keyword` (BM25), `hybrid` (both, fused by rank) or `rerank` (hybrid, "

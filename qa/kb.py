@@ -296,6 +296,10 @@ class KnowledgeBase:
             self.store.remove(info.doc_id)
         return info
 
+    def document_passages(self, doc_id: str) -> list[Passage]:
+        """The whole document as its passages, in reading order."""
+        return self.store.document_passages(doc_id)
+
     def article_text(self, doc_id: str) -> str:
         """The stored cleaned text that passage offsets point into."""
         return self.store.article(doc_id)[1]
@@ -390,14 +394,18 @@ class KnowledgeBase:
         k: int | None = None,
         llm: BaseChatModel | None = None,
         wrap_retrieve: Callable[[Retrieve], Retrieve] | None = None,
+        about: str | None = None,
     ) -> Iterator[StreamEvent]:
         """Events for one answer: the instant extractive answer, model tokens, the final
         checked Answer (see ``qa.types``). ``k`` passages (default QA_TOP_K); ``llm`` answers
         this question instead of :meth:`chat_model`; ``wrap_retrieve`` wraps the search the
-        chain calls (the web app reports its stages through it)."""
+        chain calls (the web app reports its stages through it); ``about`` is the document
+        (id, id prefix or source) an open question is about: the reader's pick, or the one
+        the conversation has been about (``Answer.citations``)."""
         from qa.answer import chain
 
         question = check_question(question)
+        about = self.store.resolve(about) if about else None
         settings = self.settings.with_(top_k=int(k)) if k else self.settings
 
         def retrieve(q: str, n: int) -> list[Passage]:
@@ -407,6 +415,8 @@ class KnowledgeBase:
             question, history, retrieve=wrap_retrieve(retrieve) if wrap_retrieve else retrieve,
             settings=settings, llm=llm or self.chat_model(), as_of=as_of,
             embedder=self.embeddings, covers=self.covers,
+            document_passages=self.document_passages,
+            documents=lambda: [d.doc_id for d in self.documents()], about=about,
         )
 
     def ask(
@@ -417,11 +427,13 @@ class KnowledgeBase:
         as_of: str | None = None,
         k: int | None = None,
         llm: BaseChatModel | None = None,
+        about: str | None = None,
     ) -> Answer:
         """The checked, cited Answer (or a refusal) to a question; history is a list of
-        (role, text) turns for follow-ups; as_of as in :meth:`retrieve`; ``k`` and ``llm`` as
-        in :meth:`stream`."""
-        return final_answer(self.stream(question, history, as_of=as_of, k=k, llm=llm))
+        (role, text) turns for follow-ups; as_of as in :meth:`retrieve`; ``k``, ``llm`` and
+        ``about`` as in :meth:`stream`."""
+        return final_answer(self.stream(question, history, as_of=as_of, k=k, llm=llm,
+                                        about=about))
 
     def as_retriever(self, k: int | None = None):
         """This knowledge base as a LangChain retriever, for use in other chains."""

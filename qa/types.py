@@ -143,6 +143,8 @@ class AddReport:
 # Frozen dataclasses, because an ``Answer`` is handed to the CLI, the web app and Python callers
 # and kept in chat history: nobody downstream should be able to change what was checked.
 AnswerKind = Literal["extractive", "generated", "refusal"]
+AnswerShape = Literal["fact", "open"]
+"""A short fact with its quote, or several checked sentences (``qa.answer.intent``)."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,19 @@ class AnswerSentence:
     """True when the sentence is backed by a checked quote (qa.answer.grounding)."""
     corrected: bool = False
     """True when the model's [n] was replaced or added by the checker."""
+    reason: str = ""
+    """Why the checker did not show it ("not in the articles: Moscow"); empty when shown."""
+
+    def to_dict(self) -> dict:
+        """The ``--json`` shape of one sentence and its check verdict."""
+        return {
+            "text": self.text,
+            "shown": self.supported,
+            "verdict": "supported" if self.supported else "removed",
+            "reason": self.reason,
+            "corrected": self.corrected,
+            "citations": [c.to_dict() for c in self.citations],
+        }
 
 
 @dataclass(frozen=True)
@@ -218,6 +233,20 @@ class Answer:
     () when the backend gives none."""
     timings: dict[str, float] = field(default_factory=dict, compare=False)
     """Seconds per stage (retrieve, extractive, first_token, total)."""
+    shape: AnswerShape = "fact"
+    """"fact": one short answer; "open": one to about six sentences, each checked."""
+    missing: tuple[str, ...] = ()
+    """What the question asks about that the articles never mention (an open answer that
+    covers only part of its question says so)."""
+
+    @property
+    def shown_sentences(self) -> tuple[AnswerSentence, ...]:
+        return tuple(s for s in self.sentences if s.supported)
+
+    @property
+    def removed(self) -> tuple[AnswerSentence, ...]:
+        """Sentences the model wrote that the check did not show."""
+        return tuple(s for s in self.sentences if not s.supported)
 
     @property
     def citations(self) -> tuple[Citation, ...]:
@@ -236,6 +265,10 @@ class Answer:
             "confidence": round(self.confidence, 3),
             "as_of": self.as_of,
             "citations": [c.to_dict() for c in self.citations],
+            "shape": self.shape,
+            "sentences": [s.to_dict() for s in self.sentences],
+            "removed": len(self.removed),
+            "missing": list(self.missing),
         }
 
 
@@ -260,7 +293,15 @@ class FinalEvent:
     answer: Answer
 
 
-StreamEvent = ExtractiveEvent | TokenEvent | FinalEvent
+@dataclass(frozen=True)
+class SentenceEvent:
+    """An open answer's sentences checked so far (shown ones and removed ones): each is
+    shown as soon as it passes the check, with its citations."""
+
+    answer: Answer
+
+
+StreamEvent = ExtractiveEvent | TokenEvent | SentenceEvent | FinalEvent
 
 
 def final_answer(events: Iterable[StreamEvent]) -> Answer:

@@ -34,7 +34,10 @@ from qa.answer.grounding import (
     parse_reply,
     verify,
 )
+from qa.answer.intent import open_kind
+from qa.answer.open_answer import stream_open
 from qa.answer.prompts import load_prompt
+from qa.answer.scope import DocumentPassages
 from qa.config import Settings
 from qa.index.embedder import Embedder
 from qa.llm.backends import avoid_options, structured_output
@@ -240,6 +243,9 @@ def stream(
     as_of: str | None = None,
     embedder: Embedder | None = None,
     covers: Callable[[date], bool] | None = None,
+    document_passages: DocumentPassages | None = None,
+    documents: Callable[[], Sequence[str]] | None = None,
+    about: str | None = None,
 ) -> Iterator[StreamEvent]:
     """Answer ``question``: instant extractive answer, then model tokens, then the final
     checked ``Answer``. A follow-up that needs rewriting gets a provisional extractive answer
@@ -252,7 +258,13 @@ def stream(
     is asked (default: today), which decides what counts as old news; ``embedder`` (default:
     the one ``settings`` names) cuts the passages' sentences into vectors, and must be the
     store's; ``covers(day)`` says whether the store holds that day's news
-    (``KnowledgeBase.covers``), where an answer from a months-old article is old news."""
+    (``KnowledgeBase.covers``), where an answer from a months-old article is old news.
+
+    An open question (``qa.answer.intent.open_kind``: summarize, why, compare…) is answered
+    by ``qa.answer.open_answer`` instead: several sentences, each checked, streamed as
+    ``SentenceEvent``s. ``document_passages(doc_id)`` reads a whole article and
+    ``documents()`` lists the store's doc ids (for "the article" in a store of one);
+    ``about`` is the article the reader picked or the conversation is about."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     history = list(history or [])
@@ -262,6 +274,16 @@ def stream(
 
         llm = get_chat_model(settings)
     encode = (embedder or Embedder(settings.embedder, settings.embed_batch_size)).encode
+    kind = open_kind(question) if settings.open_answers else None
+    if kind is not None:
+        last_user = next((c for who, c in reversed(_history_lines(history)) if who == "User"),
+                         "")
+        earlier = last_user if history and refers_back(question) else ""
+        yield from stream_open(question, kind, earlier=earlier, retrieve=retrieve,
+                               k=settings.top_k, llm=llm, encode=encode,
+                               document_passages=document_passages, documents=documents,
+                               about=about, t0=t0)
+        return
     standalone = question
     if history and refers_back(question):
         # The rewrite is a model call (seconds on 2 cores): show the best sentences for the
@@ -385,7 +407,12 @@ def ask(
     llm: BaseChatModel | None = None,
     as_of: str | None = None,
     embedder: Embedder | None = None,
+    document_passages: DocumentPassages | None = None,
+    documents: Callable[[], Sequence[str]] | None = None,
+    about: str | None = None,
 ) -> Answer:
     """The final checked ``Answer`` for ``question`` (``stream`` without the events)."""
     return final_answer(stream(question, history, retrieve=retrieve, settings=settings,
-                               llm=llm, as_of=as_of, embedder=embedder))
+                               llm=llm, as_of=as_of, embedder=embedder,
+                               document_passages=document_passages, documents=documents,
+                               about=about))

@@ -37,3 +37,27 @@ def render(sentence: str, numbers: list[int]) -> str:
     if m:
         return f"{sentence[: m.start()]} {marks}{sentence[m.start():]}"
     return f"{sentence} {marks}"
+
+
+_ANY_MARKER = re.compile(r"\s*\[\d+(?:\s*[,;–-]\s*\d+)*\]")
+
+
+def footnoted(sentences, start: int = 1) -> tuple[list[str], list]:
+    """Sentences with their markers renumbered as footnotes by first appearance (the same
+    supporting span keeps its number), and the citations in footnote order: how a reader
+    sees an answer of several sentences, each of whose citations is its own span."""
+    notes: dict[tuple[str, int, int], int] = {}
+    ordered = []
+    texts = []
+    for s in sentences:
+        marks = []
+        for c in s.citations:
+            key = (c.passage.doc_id, c.start, c.end)
+            if key not in notes:
+                notes[key] = start + len(notes)
+                ordered.append(c)
+            if notes[key] not in marks:
+                marks.append(notes[key])
+        bare = _ANY_MARKER.sub("", s.text).rstrip()
+        texts.append(render(bare, marks) if marks else bare)
+    return texts, ordered

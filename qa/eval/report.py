@@ -120,12 +120,29 @@ def _table(summary: dict) -> list[str]:
     lines += _retrieval_rows(summary, row, audited)
     if "accuracy" in summary:
         lines += _answer_rows(summary, row, audited)
+    if "open" in summary:
+        lines += _open_rows(summary["open"], row)
     for stage, v in summary["latency"].items():
         lines.append(row(f"latency {stage} p50 / p95", f"{v['p50']:.2f} s / {v['p95']:.2f} s"))
     return lines
 
 
 Row = Callable[..., str]
+
+
+def _open_rows(o: dict, row: Row) -> list[str]:
+    """An open set's rows: answered, key points covered, sentences shown and removed."""
+    return [
+        row("open questions answered", f"{o['answered']}/{o['answerable']} "
+            f"({_pct(o['answered_rate'])})"),
+        row("key points covered (all answerable)", f"{o['key_points_covered']}/{o['key_points']} "
+            f"({_pct(o['key_point_coverage'])})"),
+        row("key points covered (answered ones)", _pct(o["key_point_coverage_answered"])),
+        row("unanswerable refused", f"{o['unanswerable_refused']}/{o['unanswerable']}"),
+        row("sentences shown / removed by the check",
+            f"{o['sentences_shown']} / {o['sentences_removed']}"),
+        row("answered by the open path", f"{o['open_path']}"),
+    ]
 
 
 def _with_ci(summary: dict, p_key: str, ci_key: str) -> str:

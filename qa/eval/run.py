@@ -110,6 +110,15 @@ class QuestionResult:
     """Every citation's quote is the article's text at its offsets and lies in its passage."""
     answered_from: str | None = None
     """Publication date of the cited article (for the recency measurements)."""
+    key_points: list[list[str]] | None = None
+    """An open question's key points, each a list of acceptable wordings (open sets)."""
+    covered: list[bool] | None = None
+    """Which key points the answer covers (any wording occurs in it)."""
+    shape: str | None = None
+    """"fact" or "open": which answer path answered."""
+    sentences: list[dict] | None = None
+    """Every sentence the model wrote, shown or removed, with what it cites (open answers):
+    what a hand audit reads."""
 
     @property
     def wrong_shown(self) -> bool:
@@ -264,6 +273,7 @@ def _retrieve(kb: KnowledgeBase, row: dict, k: int, as_of: str | None,
         answerable=bool(row.get("answerable")), qtype=question_type(question),
         first_hit_rank=rank, timings={"retrieve": retrieve_s},
         supported=is_supported(row, audit, use_dates) if audit else None,
+        key_points=row.get("key_points") if "key_points" in row else None,
     )
     if row.get("choices"):
         r.choice = _pick_choice(row["choices"], passages[:k])
@@ -284,6 +294,14 @@ def _answer(kb: KnowledgeBase, r: QuestionResult, asked: str, as_of: str | None)
         contains_gold(c.passage.text, r.answers) for c in answer.citations)
     r.confidence = answer.confidence
     r.timings.update(answer.timings)
+    r.shape = answer.shape
+    if answer.shape == "open":
+        r.sentences = [{"text": s.text, "shown": s.supported, "reason": s.reason,
+                        "cited": [{"n": c.n, "title": c.passage.title, "quote": c.quote}
+                                  for c in s.citations]} for s in answer.sentences]
+    if r.key_points is not None:
+        shown = "" if answer.refused else answer.text
+        r.covered = [contains_gold(shown, wordings) for wordings in r.key_points]
     if answer.citations:
         r.quote_exact = all(
             kb.article_text(c.passage.doc_id)[c.start:c.end] == c.quote
@@ -306,6 +324,32 @@ def _answer_scores(rows: list[QuestionResult]) -> dict:
         "accuracy_ci95": wilson(correct, len(rows)),
         "partial_accuracy": sum(1 for r in rows if r.partly_correct) / max(1, len(rows)),
         "false_refusal_rate": sum(1 for r in rows if r.refused) / max(1, len(rows)),
+    }
+
+
+def _open_scores(rows: list[QuestionResult]) -> dict:
+    """An open set's scores: answered, key points covered, sentences shown and removed."""
+    answerable = [r for r in rows if r.answerable]
+    unanswerable = [r for r in rows if not r.answerable]
+    answered = [r for r in answerable if not r.refused]
+    points = sum(len(r.key_points or []) for r in answerable)
+    covered = sum(sum(r.covered or []) for r in answerable)
+    points_answered = sum(len(r.key_points or []) for r in answered)
+    covered_answered = sum(sum(r.covered or []) for r in answered)
+    sentences = [s for r in rows if not r.refused for s in (r.sentences or [])]
+    return {
+        "answerable": len(answerable),
+        "answered": len(answered),
+        "answered_rate": len(answered) / max(1, len(answerable)),
+        "key_points": points,
+        "key_points_covered": covered,
+        "key_point_coverage": covered / max(1, points),
+        "key_point_coverage_answered": covered_answered / max(1, points_answered),
+        "unanswerable": len(unanswerable),
+        "unanswerable_refused": sum(1 for r in unanswerable if r.refused),
+        "sentences_shown": sum(1 for s in sentences if s["shown"]),
+        "sentences_removed": sum(1 for s in sentences if not s["shown"]),
+        "open_path": sum(1 for r in rows if r.shape == "open"),
     }
 
 
@@ -348,6 +392,9 @@ def summarize(results: list[QuestionResult], meta: dict) -> dict:
         for r in answerable:
             by_type[r.qtype].append(bool(r.correct))
         s["accuracy_by_type"] = {t: (sum(v) / len(v), len(v)) for t, v in sorted(by_type.items())}
+    keyed = [r for r in results if r.key_points is not None and r.refused is not None]
+    if keyed:
+        s["open"] = _open_scores(keyed)
     stages = Counter(key for r in results for key in r.timings)
     s["latency"] = {}
     for stage in stages:

@@ -600,6 +600,20 @@ class ChromaStore:
         return got["metadatas"][0], got["documents"][0]
 
     @_guarded
+    def document_passages(self, doc_id: str) -> list[Passage]:
+        """Every chunk of the document's live version, in reading order: the whole article
+        as passages (an open question about "the article" reads all of it)."""
+        version = self.version_of(doc_id, refresh=True)
+        if version is None:
+            raise NotFoundError(f"no document with id {doc_id!r} (see `qa list`)")
+        got = self.chunks.get(where={"$and": [{"doc_id": doc_id}, {"version": version}]},
+                              include=["metadatas", "documents"])
+        out = [passage_from(cid, meta, text, 1.0)
+               for cid, meta, text in zip(got["ids"], got["metadatas"], got["documents"],
+                                          strict=True)]
+        return sorted(out, key=lambda p: p.start)
+
+    @_guarded
     def resolve(self, ref: str) -> str:
         """Document id from a full id, a unique id prefix of at least ``MIN_ID_PREFIX``
         characters, or a document's exact source. A shorter prefix is refused even when it is

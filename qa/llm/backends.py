@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_TOKENS = 256
 
+OPEN_SLOT = "open"
+"""The ``slot`` call option of open answers (``load_llama``)."""
+
 ANSWER_HEAD = '{"answer": "'
 """How the embedded model's answer reply begins (``EmbeddedChatModel._stream_answer``)."""
 
@@ -69,10 +72,15 @@ def _missing(package: str, extra: str) -> ImportError:
     return ImportError(f"{package} is not installed; run: pip install {extra}")
 
 
-@functools.lru_cache(maxsize=2)
-def load_llama(model_path: str, n_threads: int, n_ctx: int) -> Llama:
-    """One ``Llama`` per (file, threads, context): loading costs ~1 s and ~1.9 GB, so every
-    chat model built from the same settings shares it (and its cached prompt prefix)."""
+@functools.lru_cache(maxsize=4)
+def load_llama(model_path: str, n_threads: int, n_ctx: int, slot: str = "") -> Llama:
+    """One ``Llama`` per (file, threads, context, slot): loading costs ~1 s, so every chat
+    model built from the same settings shares it (and its cached prompt prefix).
+
+    ``slot``: a second context on the same weights (the file is memory-mapped, so its pages
+    are shared; each context adds its key/value cache, ~120 MB at 4096 tokens). Open answers
+    use their own (``OPEN_SLOT``), so that the article a conversation is about stays cached
+    while short-fact questions come and go, and the reverse."""
     try:
         from llama_cpp import Llama
     except ImportError as exc:
@@ -137,6 +145,11 @@ def _to_llama_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
     return [{"role": _ROLES.get(m.type, "user"), "content": m.text} for m in messages]
 
 
+_MODEL_LOCK = threading.Lock()
+"""Every embedded model call holds it: a ``Llama`` is not safe to use from two threads, and
+two contexts decoding at once on 2 cores would each run at half speed."""
+
+
 class EmbeddedChatModel(BaseChatModel):
     """llama-cpp-python as a LangChain chat model.
 
@@ -153,7 +166,7 @@ class EmbeddedChatModel(BaseChatModel):
     n_ctx: int = 4096
     temperature: float = 0.0
     max_tokens: int = DEFAULT_MAX_TOKENS
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _lock: threading.Lock = PrivateAttr(default_factory=lambda: _MODEL_LOCK)
     _last_tokens: list = PrivateAttr(default_factory=list)
 
     @property
@@ -163,6 +176,10 @@ class EmbeddedChatModel(BaseChatModel):
     @property
     def llama(self) -> Llama:
         return load_llama(self.model_path, self.n_threads, self.n_ctx)
+
+    def llama_for(self, slot: str | None) -> Llama:
+        """The context a call runs in: the default one, or a named slot's (``load_llama``)."""
+        return load_llama(self.model_path, self.n_threads, self.n_ctx, slot or "")
 
     def _params(self, stop: list[str] | None, **kwargs: Any) -> dict[str, Any]:
         params = {
@@ -300,8 +317,9 @@ class EmbeddedChatModel(BaseChatModel):
             return ChatResult(generations=[ChatGeneration(message=AIMessage(
                 content=text, response_metadata={"token_logprobs": tokens}))])
         with self._lock:
-            recorder = TokenLogprobs(self.llama)
-            out = self.llama.create_chat_completion(
+            llama = self.llama_for(kwargs.get("slot"))
+            recorder = TokenLogprobs(llama)
+            out = llama.create_chat_completion(
                 messages=_to_llama_messages(messages), logits_processor=recorder.processors(),
                 **self._params(stop, **kwargs)
             )
@@ -343,8 +361,9 @@ class EmbeddedChatModel(BaseChatModel):
                     content="", response_metadata={"token_logprobs": self._last_tokens}))
             return
         with self._lock:
-            recorder = TokenLogprobs(self.llama)
-            pieces = self.llama.create_chat_completion(
+            llama = self.llama_for(kwargs.get("slot"))
+            recorder = TokenLogprobs(llama)
+            pieces = llama.create_chat_completion(
                 messages=_to_llama_messages(messages), stream=True,
                 logits_processor=recorder.processors(), **self._params(stop, **kwargs)
             )
@@ -392,6 +411,12 @@ def structured_output(llm: BaseChatModel, n_passages: int) -> dict[str, Any]:
     if kind == "ChatOllama":
         return {"format": schema}
     return {}
+
+
+def open_options(llm: BaseChatModel) -> dict[str, Any]:
+    """Call options for an open answer: the embedded model's own context (``OPEN_SLOT``), so
+    the article stays cached beside the short-fact prompts; {} for the other backends."""
+    return {"slot": OPEN_SLOT} if isinstance(unwrap_chat_model(llm), EmbeddedChatModel) else {}
 
 
 def avoid_options(llm: BaseChatModel, answers: Sequence[str]) -> dict[str, Any] | None:

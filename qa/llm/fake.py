@@ -81,9 +81,12 @@ def grounded_reply(messages) -> str:
     Rewrite prompts get "previous question + this one"; answer prompts get the
     sentence of passage [1] sharing most words with the question, cited."""
     from qa.answer.citations import render
+    from qa.answer.prompts import load_prompt
     from qa.text.sentences import split_sentences
 
     text = messages[-1].text if messages else ""
+    if messages and messages[0].text == load_prompt("open_system"):
+        return _open_reply(text)
     if "Standalone question:" in text:
         last = re.search(r"Last question:\s*(.+)", text)
         users = re.findall(r"^User:\s*(.+)$", text, re.M)
@@ -100,3 +103,23 @@ def grounded_reply(messages) -> str:
                 key=lambda s: len(words & set(re.findall(r"\w{3,}", s.lower()))))
     first = re.sub(r"[.!?]+[\"'”’)]*$", "", first) + "."
     return render(first, [int(m.group(1))])
+
+
+def _open_reply(text: str) -> str:
+    """An open answer's reply: the first sentence of each of the first three passages, each
+    cited, as bullet points when the prompt asks for them."""
+    from qa.answer.citations import render
+    from qa.text.sentences import split_sentences
+
+    blocks = re.findall(r"^\[(\d+)\][^\n]*\n(.+)$", text, re.M)
+    if not blocks:
+        return "NOT IN ARTICLES"
+    lines = []
+    for n, body in blocks[:3]:
+        spans = split_sentences(body.replace("…", " ").strip())
+        if not spans:
+            continue
+        first = re.sub(r"[.!?]+[\"'”’)]*$", "", spans[0].text) + "."
+        lines.append(render(first, [int(n)]))
+    bullets = '"- "' in text
+    return "\n".join(f"- {x}" for x in lines) if bullets else " ".join(lines)

@@ -5,7 +5,7 @@ loaded embedder and model instead of loading their own. Two POST routes under
 ``/newsqa/cli/v1``, beside Gradio's own, on the address the app listens on:
 
 * ``/search`` ``{"question", "k", "as_of", "mode"}`` -> ``{"passages": [...]}``
-* ``/ask`` ``{"question", "history", "as_of", "k"}`` -> JSON lines, one event each
+* ``/ask`` ``{"question", "history", "as_of", "k", "about"}`` -> JSON lines, one event each
   (extractive, token..., final; or error), as ``KnowledgeBase.stream`` yields them.
 
 Every request must carry the token the app wrote to ``<data_dir>/.app.json`` (readable by its
@@ -152,8 +152,11 @@ class CliRoutes:
             return self._bad("history must be a list of [role, text] turns",
                              self._headers(request))
         cancelled = threading.Event()
+        about = body.get("about")
+        if about is not None and not isinstance(about, str):
+            return self._bad("about must be a document id", self._headers(request))
         events = self._events(body["question"], [tuple(t) for t in history],
-                              body.get("as_of"), body.get("k"), cancelled)
+                              body.get("as_of"), body.get("k"), cancelled, about)
 
         async def lines():
             try:
@@ -166,21 +169,13 @@ class CliRoutes:
                                  headers=self._headers(request))
 
     def _events(self, question: str, history, as_of: str | None, k: int | None,
-                cancelled: threading.Event) -> Iterator[bytes]:
+                cancelled: threading.Event, about: str | None = None) -> Iterator[bytes]:
         """``KnowledgeBase.stream`` on the app's store and loaded model, as JSON lines; the
         model stops when ``cancelled`` is set, as the web chat's Stop does."""
-        from qa.answer.chain import stream
-
-        kb = self.service.kb
-        settings = kb.settings.with_(top_k=k) if k else kb.settings
-
-        def retrieve(q: str, n: int):
-            return kb.retrieve(q, n, as_of=as_of)
-
         try:
             llm = StagedChatModel(inner=self.service.llm, cancelled=cancelled)
-            for event in stream(question, history, retrieve=retrieve, settings=settings,
-                                llm=llm, as_of=as_of):
+            for event in self.service.kb.stream(question, history, as_of=as_of, k=k, llm=llm,
+                                                about=about):
                 yield (json.dumps(event_to_wire(event), ensure_ascii=False) + "\n").encode()
         except Stopped:
             return

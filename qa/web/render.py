@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from urllib.parse import urlparse
 
@@ -181,10 +181,26 @@ def _sentence_html(s: AnswerSentence, numbering: _Numbering) -> str:
 
 def _body(answer: Answer, numbering: _Numbering) -> str:
     shown = [s for s in answer.sentences if s.supported]
+    if shown and all(s.text.startswith("- ") for s in shown):  # an open answer in points
+        items = "".join(f"<li>{_sentence_html(replace(s, text=s.text[2:]), numbering)}</li>"
+                        for s in shown)
+        return f'<ul class="nqa-points">{items}</ul>'
     # a generated answer is one short answer with its footnote, prefixed by the core when it
-    # comes from old news ("A May 2024 article says: …"); ``as_of`` is that article's date
+    # comes from old news ("A May 2024 article says: …"); ``as_of`` is that article's date;
+    # an open answer is its checked sentences, each with its own footnotes
     body = " ".join(_sentence_html(s, numbering) for s in shown)
     return body or html.escape(_ONE_MARK.sub("", answer.text))
+
+
+def removed_note(answer: Answer) -> str:
+    """What the check left out of an open answer, and what the articles never mention."""
+    parts = []
+    dropped = len(answer.removed)
+    if dropped:
+        parts.append(f"{_n(dropped, 'sentence')} removed: not in the articles.")
+    if answer.missing:
+        parts.append(f"The articles don't mention {' or '.join(answer.missing)}.")
+    return " ".join(parts)
 
 
 def _quote_html(note: Footnote) -> str:
@@ -223,11 +239,6 @@ def support_words(answer: Answer, notes: list[Footnote]) -> str:
                 "citation check, so the best matching sentences are shown.")
     else:
         text = f"Every sentence is backed by {quotes} from {where}."
-    dropped = sum(1 for s in answer.sentences if not s.supported)
-    if dropped == 1:
-        text += " One sentence the articles do not support was left out."
-    elif dropped:
-        text += f" {dropped} sentences the articles do not support were left out."
     if any(s.corrected for s in answer.sentences if s.supported):
         text += " Citation numbers were corrected by the checker."
     return text
@@ -240,7 +251,10 @@ def answer_html(answer: Answer, *, note: str = "", elapsed: float | None = None)
     numbering = _Numbering(answer.passages)
     body = _body(answer, numbering)
     notes = sorted(numbering.notes.values(), key=lambda n: n.n)
-    parts = [f'<div class="nqa-answer" data-kind="{answer.kind}">{body}</div>',
+    removed = removed_note(answer)
+    parts = [f'<div class="nqa-answer" data-kind="{answer.kind}" data-shape="{answer.shape}">'
+             f'{body}</div>',
+             f'<div class="nqa-removed">{html.escape(removed)}</div>' if removed else "",
              _sources_list(notes)]
     meta = support_words(answer, notes)
     if elapsed is not None:
@@ -302,7 +316,8 @@ def _stages_html(stages: list[Stage], now: float) -> str:
 
 
 def pending_html(stages: list[Stage], now: float, *, preview: Answer | None = None,
-                 draft: str = "", stopped: bool = False, note: str = "") -> str:
+                 draft: str = "", stopped: bool = False, note: str = "",
+                 partial: Answer | None = None) -> str:
     """An answer in the making: the stages with elapsed time, the preview (best matching
     sentences, clearly not the answer) and the model's draft. With ``stopped``, what is left
     on screen after the user pressed Stop."""
@@ -313,7 +328,15 @@ def pending_html(stages: list[Stage], now: float, *, preview: Answer | None = No
     else:
         parts.append(f'<div class="nqa-progress nqa-pending">{_stages_html(stages, now)}'
                      f'<span class="nqa-elapsed">{now:.1f} s</span></div>')
-    if preview is not None and not preview.refused:
+    if partial is not None and partial.shown_sentences:
+        # an open answer's sentences that passed the check, each with its footnotes
+        numbering = _Numbering(partial.passages)
+        removed = removed_note(partial)
+        parts.append(f'<div class="nqa-answer nqa-partial" data-shape="open">'
+                     f'{_body(partial, numbering)}</div>'
+                     + (f'<div class="nqa-removed">{html.escape(removed)}</div>'
+                        if removed else ""))
+    elif preview is not None and not preview.refused:
         numbering = _Numbering(preview.passages)
         body = _body(preview, numbering)
         heading = ("Best matching sentences (not an answer)" if stopped else
@@ -465,6 +488,23 @@ def message_text(content) -> str:
     elif re.search(r'class="nqa-(?:progress|meta|preview)', content):
         return ""
     return html.unescape(re.sub(r"<[^>]+>", "", content)).strip()
+
+
+def last_cited_document(messages: list[dict] | None) -> str | None:
+    """The doc_id of the article the chat's latest cited answer quotes first: what a
+    follow-up such as "Summarize it" is about (``KnowledgeBase.stream``'s ``about``)."""
+    for m in reversed(messages or []):
+        if not isinstance(m, dict) or m.get("role") != "assistant":
+            continue
+        content = m.get("content")
+        if not isinstance(content, str):
+            continue
+        found = re.search(rf'href="#{REF_PREFIX}([^"]+)"', content)
+        if found:
+            ref = SourceRef.parse(found.group(1))
+            if ref is not None:
+                return ref.doc_id
+    return None
 
 
 def history_pairs(messages: list[dict] | None) -> list[tuple[str, str]]:

@@ -166,6 +166,21 @@ class Service:
             if self.model_state == "warming":
                 self.model_state = "ready"
             self.warmed.set()
+        self._warm_open_answers()
+
+    def _warm_open_answers(self) -> None:
+        """Read the newest article into the open answers' context, so that "Summarize the
+        article" only reads its question (``qa.answer.open_answer.warm_up``). After the
+        warm-up proper: a question asked meanwhile waits for this read at most."""
+        with contextlib.suppress(Exception):
+            docs = self.kb.documents()
+            if not docs or self.model_state != "ready":
+                return
+            newest = max(docs, key=lambda d: d.added_at)
+            from qa.answer.open_answer import warm_up
+
+            warm_up(self.llm, newest.doc_id, self.kb.document_passages,
+                    self.kb.embeddings.encode)
 
     def start_warm_up(self) -> threading.Thread:
         self.warmed.clear()
@@ -211,15 +226,16 @@ class Service:
     # -- answering ---------------------------------------------------------------------------
     def answer_events(
         self, question: str, history: Sequence[tuple[str, str]] = (), k: int | None = None,
-        *, run: AnswerRun | None = None,
+        *, run: AnswerRun | None = None, about: str | None = None,
     ) -> Iterator[StreamEvent]:
         """Extractive event, token events, final event: ``kb.stream`` with the app's model.
-        With ``run``, stages are reported to it and its Stop is obeyed."""
+        With ``run``, stages are reported to it and its Stop is obeyed; ``about``: the
+        document the conversation is about (``kb.stream``)."""
         # checked before anything else sees it: a follow-up's question goes to the rewrite
         # model first, and a 100 kB question there overflows the model's context
         question = check_question(question)
         if run is None:
-            yield from self.kb.stream(question, list(history), k=k, llm=self.llm)
+            yield from self.kb.stream(question, list(history), k=k, llm=self.llm, about=about)
             return
         if self.model_state != "ready" or not self.warmed.is_set():
             run.stage("model")  # loading or warming up: the model is busy until then
@@ -256,14 +272,17 @@ class Service:
 
             return search
 
-        yield from self.kb.stream(question, list(history), k=k, llm=llm, wrap_retrieve=staged)
+        yield from self.kb.stream(question, list(history), k=k, llm=llm, wrap_retrieve=staged,
+                                  about=about)
 
     def start_answer(self, question: str, history: Sequence[tuple[str, str]] = (),
-                     k: int | None = None, *, session: str = "") -> AnswerRun:
+                     k: int | None = None, *, session: str = "",
+                     about: str | None = None) -> AnswerRun:
         """Answer in a worker thread (see ``AnswerRun``); ``stop(session)`` stops it. The
         question is checked first: a rejected question raises here and starts nothing."""
         question = check_question(question)
-        run = AnswerRun(lambda r: self.answer_events(question, history, k, run=r))
+        run = AnswerRun(lambda r: self.answer_events(question, history, k, run=r,
+                                                     about=about))
         if session:
             old = self._runs.pop(session, None)
             if old is not None:
@@ -288,8 +307,8 @@ class Service:
         return STAGE_LABELS[key].format(n=n, s="" if n == 1 else "s")
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] = (),
-            k: int | None = None) -> Answer:
-        return final_answer(self.answer_events(question, history, k))
+            k: int | None = None, about: str | None = None) -> Answer:
+        return final_answer(self.answer_events(question, history, k, about=about))
 
     # -- documents ---------------------------------------------------------------------------
     def add_uploads(

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from qa.errors import QAError
-from qa.types import ExtractiveEvent, FinalEvent, TokenEvent
+from qa.types import ExtractiveEvent, FinalEvent, SentenceEvent, TokenEvent
 
 from .render import (
     Stage,
@@ -22,6 +22,7 @@ from .render import (
     error_html,
     history_pairs,
     interrupted,
+    last_cited_document,
     pending_html,
     question_html,
     status_html,
@@ -317,7 +318,8 @@ class Handlers:
         session = getattr(request, "session_hash", None) or ""
         try:  # a rejected question is said so and never enters the chat
             run = self.service.start_answer(question or "", history_pairs(messages), int(k),
-                                       session=session)
+                                            session=session,
+                                            about=last_cited_document(messages))
         except QAError as exc:
             gr.Warning(str(exc)[:300])
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -325,6 +327,7 @@ class Handlers:
         shown_question = " ".join((question or "").split())
         stages: list[Stage] = []
         preview = None
+        partial = None
         draft = ""
         final: str | None = None
         messages += [
@@ -345,6 +348,8 @@ class Handlers:
                     event = item[1]
                     if isinstance(event, ExtractiveEvent):  # a follow-up gets two: the
                         preview, draft = event.answer, ""     # latest replaces the first
+                    elif isinstance(event, SentenceEvent):  # checked open sentences
+                        partial, draft = event.answer, ""
                     elif isinstance(event, TokenEvent):
                         draft += event.text
                         if now - shown_at < STREAM_INTERVAL:
@@ -370,7 +375,7 @@ class Handlers:
                     break
                 messages[-1] = {"role": "assistant",
                                 "content": pending_html(stages, now, preview=preview,
-                                                        draft=draft)}
+                                                        draft=draft, partial=partial)}
                 shown_at = now
                 yield gr.skip(), messages, gr.skip(), gr.skip(), gr.skip()
         finally:
@@ -491,11 +496,15 @@ class Handlers:
                 [], gr.Button(visible=False), *self.ui_refresh(query))
 
     # -- API-only endpoints (typed; see docs/web.md) -----------------------------------------
-    def api_ask(self, question: str, history: list[dict] | None = None, k: int = 0) -> dict:
+    def api_ask(self, question: str, history: list[dict] | None = None, k: int = 0,
+                about: str = "") -> dict:
         """Answer a question from the articles. history: earlier turns as
-        [{"role": "user"|"assistant", "content": str}]; k: passages (0 = default)."""
+        [{"role": "user"|"assistant", "content": str}]; k: passages (0 = default); about:
+        the document (id, id prefix or source) an open question is about ("" = the one the
+        history last cited, the only one, or the best match)."""
         try:
-            answer = self.service.ask(question, history_pairs(history or []), k or None)
+            answer = self.service.ask(question, history_pairs(history or []), k or None,
+                                      about=about or last_cited_document(history))
         except Exception as exc:
             raise gr.Error(user_message(exc)) from exc
         return answer_dict(answer)

@@ -1,0 +1,302 @@
+"""Open answers: summaries, explanations, comparisons, each sentence cited and checked.
+
+The model writes one to about six sentences, each ending with the [n] of its passage
+(``prompts/open_*.txt``). Each sentence is checked as soon as it is complete
+(``qa.answer.sentence_check``) and shown only when its passages hold its facts; a wrong [n]
+is moved to the passage that holds them; the rest are removed and counted. The context is a
+whole article or passages from several (``qa.answer.scope``).
+
+Why the prompt reads passages first and the question last: llama.cpp keeps the cached
+prefix of the last prompt, so a follow-up about the same article prefills only the new
+question (no rewrite call either: the article is already chosen, and the earlier question is
+given beside the new one).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+
+import numpy as np
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
+from qa.answer.citations import render
+from qa.answer.evidence import Evidence
+from qa.answer.grounding import DECLINE
+from qa.answer.intent import (
+    OpenKind,
+    about_whole_article,
+    topic_names,
+    topic_words,
+    wants_bullets,
+)
+from qa.answer.prompts import load_prompt
+from qa.answer.scope import (
+    CROSS_ARTICLE_KINDS,
+    DocumentPassages,
+    Scope,
+    across_articles,
+    main_article,
+    whole_article,
+)
+from qa.answer.sentence_check import (
+    NOTHING_CLAIMED,
+    _Vocabulary,
+    check_sentence,
+    is_heading,
+    split_answer,
+)
+from qa.index.embedder import Encoder
+from qa.llm.backends import open_options
+from qa.types import (
+    Answer,
+    AnswerSentence,
+    Citation,
+    FinalEvent,
+    Passage,
+    SentenceEvent,
+    StreamEvent,
+    TokenEvent,
+)
+
+OPEN_MAX_TOKENS = 280
+"""Longest open reply: six sentences of about 35 tokens, and a little slack."""
+
+MAX_SENTENCES = 8
+"""Sentences read from one reply; a small model that repeats itself is cut off here."""
+
+Retrieve = Callable[[str, int], list[Passage]]
+
+
+def open_messages(scope: Scope, question: str, earlier: str = "",
+                  bullets: bool = False) -> list[BaseMessage]:
+    """The prompt: instructions, the passages, then (last) the question: a prefix shared
+    by every question about the same context."""
+    user = load_prompt("open_user").format(
+        passages="\n\n".join(text for _, text in scope.blocks),
+        earlier=load_prompt("open_earlier").format(earlier=earlier) + "\n" if earlier else "",
+        question=question,
+        style=load_prompt("open_style_bullets" if bullets else "open_style_sentences"),
+    )
+    return [SystemMessage(load_prompt("open_system")), HumanMessage(user)]
+
+
+def warm_up(llm: BaseChatModel, doc_id: str, document_passages: DocumentPassages,
+            encode: Encoder) -> None:
+    """Have the model read an article's open-answer prompt up to its question, so that a
+    first question about it pays only for the question (llama.cpp keeps the prefix)."""
+    scope = whole_article("", doc_id, document_passages, encode)
+    llm.invoke(open_messages(scope, ""), max_tokens=1, **open_options(llm))
+
+
+def choose_scope(question: str, kind: OpenKind, *, query: str, retrieve: Retrieve, k: int,
+                 encode: Encoder, document_passages: DocumentPassages | None,
+                 documents: Callable[[], Sequence[str]] | None,
+                 about: str | None) -> Scope | None:
+    """The context of an open answer: the article the reader picked or the conversation is
+    about (``about``), the only article in the store for a question about "the article", the
+    article the retrieved passages come from, or passages from several articles. None when
+    nothing is retrieved."""
+    if document_passages is not None and kind not in CROSS_ARTICLE_KINDS:
+        doc = about
+        if doc is None and documents is not None and about_whole_article(question):
+            ids = list(documents())
+            doc = ids[0] if len(ids) == 1 else None
+        if doc is not None:
+            return whole_article(question, doc, document_passages, encode)
+    passages = list(retrieve(query, k))
+    if not passages:
+        return None
+    if kind in CROSS_ARTICLE_KINDS:
+        if len({p.doc_id for p in passages}) < 2:
+            wider = list(retrieve(query, 3 * k))
+            passages += [p for p in wider if p.chunk_id not in {q.chunk_id for q in passages}]
+        return across_articles(question, passages, encode)
+    main = main_article(passages)
+    if main is not None and document_passages is not None:
+        return whole_article(question, main, document_passages, encode)
+    return across_articles(question, passages, encode)
+
+
+def not_covered(question: str, scope: Scope) -> tuple[list[str], bool]:
+    """The names the question asks about that the context never mentions, and whether it
+    is about nothing there at all (then it is refused before the model runs)."""
+    vocab = _Vocabulary(" ".join(p.text for p in scope.passages) + " " + " ".join(
+        p.title for p in scope.passages))
+    names = topic_names(question)
+    missing = [n for n in names if not all(vocab.has_name(w.lower()) for w in n.split())]
+    words = topic_words(question)
+    if names and len(missing) == len(names):
+        return missing, True
+    if words and not any(vocab.has_term(w) or vocab.has_name(w) for w in words):
+        return missing, scope.whole_article is None or bool(names)
+    return missing, False
+
+
+def _citations(evidence: Evidence, sentence_ids: Sequence[int]) -> tuple[Citation, ...]:
+    out = []
+    for si in sentence_ids:
+        s = evidence.sentences[si]
+        p = evidence.passages[s.passage_index]
+        out.append(Citation(n=s.passage_index + 1, passage=p, start=s.start, end=s.end,
+                            quote=s.text, support=round(float(evidence.question_scores[si]), 4),
+                            sentence=s.text))
+    return tuple(out)
+
+
+def _answer(question: str, scope: Scope, sentences: Sequence[AnswerSentence],
+            bullets: bool, missing: Sequence[str], raw: str, timings: dict) -> Answer:
+    shown = [s for s in sentences if s.supported]
+    joiner = "\n" if bullets else " "
+    text = joiner.join(s.text for s in shown)
+    if missing and shown:
+        text += ("\n" if bullets else " ") + load_prompt("open_missing").format(
+            names=" or ".join(missing))
+    return Answer(
+        text=text if shown else load_prompt("refusal"),
+        sentences=tuple(sentences),
+        refused=not shown,
+        confidence=round(len(shown) / len(sentences), 3) if sentences else 0.0,
+        question=question,
+        standalone_question=question,
+        passages=scope.passages,
+        kind="generated" if shown else "refusal",
+        raw=raw,
+        timings=dict(timings),
+        shape="open",
+        missing=tuple(missing) if shown else (),
+    )
+
+
+def _finished(sentence: str) -> bool:
+    s = sentence.rstrip()
+    return bool(re.search(r"(\[\d+\]|\(\d{1,2}\)|[.!?][\"'”’)]*)$", s))
+
+
+def refusal(question: str, passages: Sequence[Passage], timings: dict,
+            raw: str = "") -> Answer:
+    return Answer(text=load_prompt("refusal"), sentences=(), refused=True, confidence=0.0,
+                  question=question, standalone_question=question, passages=tuple(passages),
+                  kind="refusal", raw=raw, timings=dict(timings), shape="open")
+
+
+def write_checked(question: str, scope: Scope, messages: list[BaseMessage],
+                  llm: BaseChatModel, encode: Encoder, *, bullets: bool, missing: Sequence[str],
+                  t0: float, timings: dict) -> Iterator[StreamEvent]:
+    """Stream the model's reply, check each sentence as it completes, and yield the answer
+    so far after each one (``SentenceEvent``), then the final ``Answer``."""
+    evidence = scope.evidence
+    pieces: list[str] = []
+    sentences: list[AnswerSentence] = []
+    seen: set[str] = set()
+    done = 0
+
+    def check(batch: list[str]) -> list[AnswerSentence]:
+        out = []
+        batch = [s for s in batch if s.strip() and not is_heading(s)]
+        if not batch:
+            return out
+        vectors = encode(batch)
+        for raw_sentence, vec in zip(batch, vectors, strict=True):
+            verdict = check_sentence(raw_sentence, evidence, np.asarray(vec))
+            key = " ".join(verdict.text.lower().split())
+            if key in seen or verdict.reason == NOTHING_CLAIMED:
+                continue  # a small model repeating itself, or a fragment that claims nothing
+            seen.add(key)
+            bullet = "- " if bullets or raw_sentence.lstrip()[:2] in ("- ", "* ", "• ") else ""
+            if verdict.supported:
+                cites = _citations(evidence, verdict.sentences)
+                numbers = [pi + 1 for pi in verdict.passages]
+                out.append(AnswerSentence(text=bullet + render(verdict.text, numbers),
+                                          citations=cites, supported=True,
+                                          corrected=verdict.corrected))
+            else:
+                out.append(AnswerSentence(text=bullet + verdict.text, supported=False,
+                                          reason=verdict.reason))
+        return out
+
+    declined = False
+    for chunk in llm.stream(messages, max_tokens=OPEN_MAX_TOKENS, **open_options(llm)):
+        text = chunk.text
+        if not text:
+            continue
+        pieces.append(text)
+        timings.setdefault("first_token", time.perf_counter() - t0)
+        so_far = "".join(pieces)
+        if so_far.lstrip()[:3].upper() == DECLINE[:3]:
+            declined = True
+            break
+        complete, tail = split_answer(so_far, final=False)
+        if len(complete) > done:
+            new = check(complete[done:])
+            done = len(complete)
+            if new:
+                sentences += new
+                if any(s.supported for s in new):
+                    timings.setdefault("first_sentence", time.perf_counter() - t0)
+                yield SentenceEvent(_answer(question, scope, sentences, bullets, (), "",
+                                            timings))
+            if done >= MAX_SENTENCES:
+                break
+        yield TokenEvent(text)
+    raw = "".join(pieces)
+    if not declined and done < MAX_SENTENCES:
+        complete, _ = split_answer(raw, final=True)
+        if complete[done:] and not _finished(complete[-1]):
+            complete.pop()  # cut off by the length limit: half a sentence is not a claim
+        new = check(complete[done:])
+        if new:
+            sentences += new
+            if any(s.supported for s in new):
+                timings.setdefault("first_sentence", time.perf_counter() - t0)
+    timings["total"] = time.perf_counter() - t0
+    answer = _answer(question, scope, sentences, bullets, missing, raw, timings)
+    if answer.refused:
+        answer = replace(answer, passages=scope.passages)
+    yield FinalEvent(answer)
+
+
+def stream_open(
+    question: str,
+    kind: OpenKind,
+    *,
+    earlier: str,
+    retrieve: Retrieve,
+    k: int,
+    llm: BaseChatModel,
+    encode: Encoder,
+    document_passages: DocumentPassages | None = None,
+    documents: Callable[[], Sequence[str]] | None = None,
+    about: str | None = None,
+    t0: float | None = None,
+) -> Iterator[StreamEvent]:
+    """Answer an open question (``qa.answer.intent.open_kind``): scope, a refusal when the
+    context is about something else, then the checked sentences as they are written.
+    ``earlier``: the conversation's previous question when this one refers back to it;
+    ``about``: the article the reader picked or the conversation is about."""
+    t0 = time.perf_counter() if t0 is None else t0
+    timings: dict[str, float] = {}
+    query = f"{earlier} {question}".strip() if earlier else question
+    scope = choose_scope(question, kind, query=query, retrieve=retrieve, k=k, encode=encode,
+                         document_passages=document_passages, documents=documents,
+                         about=about)
+    timings["retrieve"] = time.perf_counter() - t0
+    if scope is None or not scope.blocks:
+        timings["total"] = timings["retrieve"]
+        yield FinalEvent(refusal(question, scope.passages if scope else (), timings))
+        return
+    missing, unrelated = not_covered(question if not earlier else query, scope)
+    # a question with a topic that no retrieved sentence is related to at all is about
+    # something else; "Compare the two events" has no topic, and is similar to nothing
+    if unrelated or (scope.whole_article is None and topic_words(question)
+                     and scope.evidence.nothing_related):
+        timings["total"] = time.perf_counter() - t0
+        yield FinalEvent(refusal(question, scope.passages, timings))
+        return
+    bullets = wants_bullets(question)
+    messages = open_messages(scope, question, earlier, bullets)
+    yield from write_checked(question, scope, messages, llm, encode, bullets=bullets,
+                             missing=missing, t0=t0, timings=timings)

@@ -1,0 +1,232 @@
+"""Open answers (summaries, why, compare): routing, the per-sentence check, the whole-article
+context, streaming, refusal, and what the CLI and ``--json`` show. The fake model replays
+replies, so each rule is tested on a reply written to break it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from answer_helpers import EMBEDDER, SEED_DATE, DenseRetriever, paragraphs, seed_article
+
+from qa.answer.chain import stream
+from qa.answer.evidence import build_evidence
+from qa.answer.intent import about_whole_article, open_kind, topic_names
+from qa.answer.sentence_check import check_sentence, split_answer
+from qa.config import Settings
+from qa.llm.fake import FakeChatModel
+from qa.types import FinalEvent, SentenceEvent, final_answer
+
+
+def _seed():
+    title, body = seed_article()
+    return body, paragraphs(body, "seed", title, SEED_DATE)
+
+
+def _run(question, outputs, passages=None, history=None, about=None, documents=None):
+    body, seed = _seed()
+    passages = passages or seed
+    by_doc: dict[str, list] = {}
+    for p in passages:
+        by_doc.setdefault(p.doc_id, []).append(p)
+    llm = FakeChatModel(outputs=list(outputs))
+    events = list(stream(
+        question, history, retrieve=DenseRetriever(passages), settings=Settings(llm="fake"),
+        llm=llm, embedder=EMBEDDER, document_passages=lambda d: by_doc[d],
+        documents=documents or (lambda: list(by_doc)), about=about))
+    return events, llm
+
+
+# -- routing -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("question,kind", [
+    ("What is this article about?", "about"),
+    ("Summarize the article in three bullet points.", "summary"),
+    ("What are the main points?", "main_points"),
+    ("Why did North Korea blow up the office?", "why"),
+    ("How did South Korea react?", "how"),
+    ("Who is Kim Yo Jong?", "who"),
+    ("What happens next according to the article?", "next"),
+    ("Explain the background of the inter-Korean relations mentioned here.", "background"),
+    ("Compare the two events.", "compare"),
+    ("Which of the two stories happened first?", "compare"),
+    ("Give a timeline of the outage.", "timeline"),
+])
+def test_open_questions_take_the_open_path(question, kind):
+    assert open_kind(question) == kind
+
+
+@pytest.mark.parametrize("question", [
+    "How many floors did the demolished building have?",
+    "How much did South Korea spend to renovate the liaison office?",
+    "Who won the 2018 World Cup?",
+    "Who is the president of France?",
+    "When was the inter-Korean liaison office established?",
+    "What happened to South Korea's currency after the news broke?",
+    "A review compared the short-lived PM to which comedy character?",
+    "Which actor broke the record for the longest speech in the history of the Oscars?",
+])
+def test_fact_questions_keep_the_short_fact_path(question):
+    assert open_kind(question) is None
+
+
+def test_whole_article_questions_and_their_topic():
+    assert about_whole_article("Summarize it.")
+    assert about_whole_article("What happens next according to the article?")
+    assert not about_whole_article("Why did North Korea blow up the office?")
+    assert topic_names("What does the article say about the Olympics?") == ["Olympics"]
+    assert topic_names("Summarize the article.") == []
+
+
+# -- the per-sentence check ----------------------------------------------------------------------
+def _evidence(question="Summarize the article."):
+    _, seed = _seed()
+    return build_evidence(question, seed, EMBEDDER.encode)
+
+
+def test_a_supported_sentence_is_shown_with_its_own_supporting_sentence():
+    ev = _evidence()
+    v = check_sentence("North Korea blew up the liaison office in Kaesong on Tuesday [1].", ev)
+    assert v.supported and v.passages == (0,) and not v.corrected
+    quoted = [ev.sentences[i].text for i in v.sentences]
+    assert any("Kaesong" in q and "blew up" in q for q in quoted)
+
+
+@pytest.mark.parametrize("sentence,missing", [
+    ("North Korea blew up the office in Kaesong on Tuesday, killing 12 people [1].", "12"),
+    ("Moscow condemned the explosion of the liaison office in Kaesong [1].", "moscow"),
+    ("South Korea spent 4.5 billion won renovating the liaison office [5].", "4.5"),
+])
+def test_an_invented_number_or_name_is_removed_with_its_reason(sentence, missing):
+    v = check_sentence(sentence, _evidence())
+    assert not v.supported
+    assert v.reason.startswith("not in the articles") and missing in v.reason
+
+
+def test_a_sentence_whose_words_are_in_no_passage_is_removed():
+    v = check_sentence("The weather was sunny and many tourists visited the beaches [1].",
+                       _evidence())
+    assert not v.supported and "not in the articles" in v.reason
+
+
+def test_a_wrong_marker_is_moved_to_the_passage_that_holds_the_facts():
+    ev = _evidence()
+    renovation = next(i for i, p in enumerate(ev.passages) if "9.78 billion" in p.text)
+    v = check_sentence("South Korea spent 9.78 billion won renovating the office [1].", ev)
+    assert v.supported and v.corrected and v.passages == (renovation,)
+    # the model's "(n)" is read as a marker, not as the number n
+    v = check_sentence(f"South Korea spent 9.78 billion won on it ({renovation + 1}).", ev)
+    assert v.supported and not v.corrected
+
+
+def test_sentences_complete_only_when_the_next_one_begins():
+    done, tail = split_answer("North Korea blew up the office [1]. South Korea sa", final=False)
+    assert done == ["North Korea blew up the office [1]."] and tail.startswith("South")
+    done, _ = split_answer("- One point [1]\n- Another point [2]", final=True)
+    assert done == ["- One point [1]", "- Another point [2]"]
+
+
+# -- the open path end to end (fake model) -------------------------------------------------------
+def test_summarize_reads_the_whole_document_of_a_one_document_store():
+    body, seed = _seed()
+    events, llm = _run("Summarize the article.", ["North Korea blew up an office in Kaesong "
+                                                  "on Tuesday [1]."])
+    prompt = llm.calls[0][-1].text
+    # every paragraph of the article is in the prompt, not the few most similar to the
+    # question (the last one, about the 2018 opening, is similar to no summary request)
+    for p in seed:
+        assert p.text[:60] in prompt
+    assert prompt.index("Passages:") < prompt.index("Question: Summarize the article.")
+    final = final_answer(events)
+    assert final.shape == "open" and not final.refused
+    assert len(final.passages) == len(seed)
+
+
+def test_each_checked_sentence_streams_with_its_citations_and_removals_are_reported():
+    reply = ("North Korea blew up the liaison office in Kaesong on Tuesday [1]. "
+             "It killed 37 soldiers, officials in Moscow said [2]. "
+             "South Korea spent at least 9.78 billion won renovating the office [1].")
+    events, _ = _run("Summarize the article.", [reply])
+    partial = [e.answer for e in events if isinstance(e, SentenceEvent)]
+    assert partial and partial[0].sentences[0].supported
+    assert partial[0].sentences[0].citations  # shown with its citations before the end
+    final = next(e.answer for e in events if isinstance(e, FinalEvent))
+    assert [s.supported for s in final.sentences] == [True, False, True]
+    assert final.removed[0].reason.startswith("not in the articles")
+    assert "37" not in final.text and "Moscow" not in final.text
+    # the third sentence cited [1] but its facts are in the renovation paragraph
+    third = final.sentences[2]
+    assert third.corrected and "9.78 billion" in third.citations[0].quote
+    _, article = _seed()[0], _seed()[0]
+    for c in final.citations:
+        assert article[c.start:c.end] == c.quote
+    d = final.to_dict()
+    assert d["shape"] == "open" and d["removed"] == 1
+    assert [s["verdict"] for s in d["sentences"]] == ["supported", "removed", "supported"]
+    assert d["sentences"][1]["reason"].startswith("not in the articles")
+
+
+def test_an_open_question_about_something_the_article_never_mentions_is_refused_unasked():
+    events, llm = _run("What does the article say about the Olympics?", [])
+    final = final_answer(events)
+    assert final.refused and final.shape == "open" and llm.calls == []
+
+
+def test_a_decline_is_a_refusal_and_a_partly_covered_question_says_what_is_missing():
+    events, _ = _run("Why did North Korea blow up the office?", ["NOT IN ARTICLES"])
+    assert final_answer(events).refused
+    events, _ = _run("Explain what Kim Yo Jong and Vladimir Putin said.",
+                     ["Kim Yo Jong ordered the department to carry out the next action [4]."])
+    final = final_answer(events)
+    assert not final.refused and final.missing == ("Vladimir Putin",)
+    assert "don't mention Vladimir Putin" in final.text
+
+
+def test_a_follow_up_about_the_same_article_shares_the_prompt_prefix():
+    history = [("user", "Summarize the article."),
+               ("assistant", "North Korea blew up an office in Kaesong [1].")]
+    first, llm1 = _run("Summarize the article.", ["North Korea blew up an office [1]."],
+                       about="seed")
+    second, llm2 = _run("Why did it happen?", ["North Korea threatened to cut ties [2]."],
+                        history=history, about="seed")
+    a, b = llm1.calls[0][-1].text, llm2.calls[0][-1].text
+    cut = a.index("Question:")
+    assert b[:cut] == a[:cut]  # only the question (and the earlier one) is new
+    assert "Earlier question in this conversation: Summarize the article." in b
+    assert len(llm2.calls) == 1  # no rewrite call
+
+
+def test_compare_reads_each_article_in_date_order_and_cites_both():
+    _, seed = _seed()
+    lisbon = paragraphs(
+        "Lisbon opened a new light-rail line on Monday, linking the airport with the city "
+        "centre in 20 minutes.\nThe line cost 250 million euros and carries 40,000 people a "
+        "day.", "lisbon", "Lisbon opens light rail", "2021-03-01")
+    reply = ("North Korea blew up the liaison office in Kaesong in June 2020 [1]. "
+             "Lisbon opened a new light-rail line in 2021 [6].")
+    events, llm = _run("Compare the two events.", [reply], passages=seed + lisbon)
+    prompt = llm.calls[0][-1].text
+    assert prompt.index("published June 16, 2020") < prompt.index("Lisbon opens light rail")
+    final = final_answer(events)
+    assert {c.passage.doc_id for c in final.citations} == {"seed", "lisbon"}
+
+
+# -- the CLI ----------------------------------------------------------------------------------
+def test_qa_ask_prints_sentences_with_footnotes_and_json_verdicts(seeded_kb, capsys,
+                                                                   monkeypatch):
+    from qa import cli
+
+    monkeypatch.setattr(cli, "_reader", lambda args: seeded_kb)
+    seeded_kb._chat_model = FakeChatModel(outputs=[
+        "North Korea blew up the liaison office in Kaesong on Tuesday [1]. "
+        "Officials in Moscow said 37 soldiers died [2].", ] * 2)
+    assert cli.main(["ask", "Summarize the article."]) == 0
+    out = capsys.readouterr().out
+    assert "North Korea blew up the liaison office in Kaesong on Tuesday [1]." in out
+    assert "(1 sentence removed: not in the articles)" in out
+    assert "  [1] North Korea Blows up Liaison Office" in out and "Moscow" not in out
+    assert cli.main(["ask", "--json", "Summarize the article."]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert [s["verdict"] for s in d["sentences"]] == ["supported", "removed"]
+    assert d["sentences"][0]["citations"][0]["quote"].startswith("North Korea blew up")
+    assert np.isfinite(d["confidence"])
