@@ -9,6 +9,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from conftest import scaled
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -27,13 +29,14 @@ class ChromaServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> ChromaServer:
+        """Start the server; fail if it does not answer within ``scaled(timeout)`` seconds."""
         chroma = Path(sys.executable).with_name("chroma")
         self.proc = subprocess.Popen(
             [str(chroma), "run", "--path", str(self.path), "--host", "127.0.0.1",
              "--port", str(self.port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"chroma run exited with {self.proc.returncode}")
@@ -49,7 +52,7 @@ class ChromaServer:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                self.proc.wait(scaled(10))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()

@@ -1,6 +1,7 @@
 """Shared fixtures and helpers: a fresh store folder per test, the real embedder, the real
-Chroma; the web app in a subprocess, headless Chromium, a read-only store folder. Test modules
-import the helpers from here, never from each other."""
+Chroma; the web app in a subprocess, headless Chromium, a read-only store folder; the limits of
+the hang detectors, scaled by QA_TEST_TIMEOUT_FACTOR. Test modules import the helpers from
+here, never from each other."""
 
 from __future__ import annotations
 
@@ -18,11 +19,89 @@ from testdata import SEED
 
 from qa.config import Settings
 
+# -- hang detectors: limits, never speed checks ---------------------------------------------
+# Speed is measured in bench/, never asserted here. Every time limit in the tests (pytest-timeout's
+# per-test limit, subprocess timeouts, waits for a server, Playwright and gradio_client waits)
+# only catches a hang: it sits well above (5x or more) what the step takes on a quiet machine,
+# and QA_TEST_TIMEOUT_FACTOR multiplies all of them on a busy one.
+FACTOR_ENV = "QA_TEST_TIMEOUT_FACTOR"
+
+
+def timeout_factor() -> float:
+    """QA_TEST_TIMEOUT_FACTOR (default 1): a positive number."""
+    raw = os.environ.get(FACTOR_ENV, "").strip()
+    try:
+        factor = float(raw) if raw else 1.0
+    except ValueError:
+        factor = float("nan")
+    if not factor > 0 or factor == float("inf"):
+        raise ValueError(f"{FACTOR_ENV}={raw!r}: expected a positive number such as 4")
+    return factor
+
+
+def scaled(seconds: float) -> float:
+    """A hang detector's limit on this machine: ``seconds`` (or milliseconds) times
+    QA_TEST_TIMEOUT_FACTOR."""
+    return seconds * timeout_factor()
+
+
+def no_hang(fn, *args, limit: float = 30.0, **kwargs):
+    """Call fn(*args, **kwargs) in a thread and return (or raise) what it does; fail as a hang
+    if it has not finished after ``scaled(limit)`` seconds."""
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    pool = ThreadPoolExecutor(1)
+    seconds = scaled(limit)
+    try:
+        return pool.submit(fn, *args, **kwargs).result(timeout=seconds)
+    except FutureTimeout as exc:
+        raise AssertionError(f"{getattr(fn, '__name__', fn)} hung for over {seconds:g} s "
+                             f"(a hang detector; {FACTOR_ENV} scales it)") from exc
+    finally:
+        pool.shutdown(wait=False)
+
+
+def default_timeout(config) -> float | None:
+    """pytest-timeout's limit for a test without a marker, found as pytest-timeout finds it:
+    --timeout, else PYTEST_TIMEOUT, else the ini's ``timeout``."""
+    value = config.getoption("timeout", None)
+    if value is None:
+        value = os.environ.get("PYTEST_TIMEOUT") or config.getini("timeout") or None
+    return None if value is None else float(value)
+
 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "slow: browser or real-model tests (deselect with -m 'not slow')"
     )
+    try:
+        timeout_factor()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Scale every test's pytest-timeout limit (its own marker's, else the default) by
+    QA_TEST_TIMEOUT_FACTOR: a marker put first is the one pytest-timeout reads."""
+    factor = timeout_factor()
+    if factor == 1 or not config.pluginmanager.hasplugin("timeout"):
+        return
+    default = default_timeout(config)
+    for item in items:
+        marker = item.get_closest_marker("timeout")
+        args, kwargs = (), {}
+        base = default
+        if marker is not None:
+            kwargs = {k: v for k, v in marker.kwargs.items() if k != "timeout"}
+            if "timeout" in marker.kwargs:
+                base, args = marker.kwargs["timeout"], marker.args
+            elif marker.args:
+                base, args = marker.args[0], marker.args[1:]
+        if base is None or float(base) <= 0:  # no limit: nothing to scale
+            continue
+        item.add_marker(pytest.mark.timeout(float(base) * factor, *args, **kwargs),
+                        append=False)
 
 
 @pytest.fixture(autouse=True)
@@ -64,19 +143,23 @@ def kb(request, settings: Settings):
     return KnowledgeBase(settings)
 
 
-@pytest.fixture(scope="session")
-def seeded_dir(tmp_path_factory) -> Path:
-    """A store holding the seed article, built once and copied per test that needs it."""
+def build_seeded(base: Path) -> Path:
+    """Build a store holding the seed article in ``base`` (also used by bench/attack_cost.py)."""
     from chromadb.api.client import SharedSystemClient
 
     from qa.kb import KnowledgeBase
 
-    base = tmp_path_factory.mktemp("seeded") / "data"
     settings = Settings.from_env().with_(data_dir=base, seed_corpus=False, chroma_url=None)
     report = KnowledgeBase(settings).add(SEED)
     assert report.summary() == "added 1, unchanged 0, replaced 0, failed 0"
     SharedSystemClient.clear_system_cache()
     return base
+
+
+@pytest.fixture(scope="session")
+def seeded_dir(tmp_path_factory) -> Path:
+    """A store holding the seed article, built once and copied per test that needs it."""
+    return build_seeded(tmp_path_factory.mktemp("seeded") / "data")
 
 
 @pytest.fixture
@@ -103,7 +186,8 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_app(data_dir: Path, script: str = "app.py", start_s: float = 120, **env: str):
-    """Start app.py (or another launcher) on a free port; yield its URL; stop it."""
+    """Start app.py (or another launcher) on a free port; yield its URL; stop it. It must
+    listen within ``scaled(start_s)`` seconds."""
     port = free_port()
     full_env = {
         **os.environ, "QA_DATA_DIR": str(data_dir), "QA_SEED_CORPUS": "1", "QA_LLM": "fake",
@@ -115,6 +199,7 @@ def running_app(data_dir: Path, script: str = "app.py", start_s: float = 120, **
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
+        start_s = scaled(start_s)
         deadline = time.monotonic() + start_s
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -129,7 +214,7 @@ def running_app(data_dir: Path, script: str = "app.py", start_s: float = 120, **
     finally:
         proc.terminate()
         try:
-            proc.wait(20)
+            proc.wait(scaled(20))
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
@@ -172,7 +257,7 @@ def read_only_qa(data: Path, *argv: str) -> subprocess.CompletedProcess:
     script = f'mount --bind -o ro "{data}" "{data}" && exec "$@"'
     return subprocess.run(
         ["unshare", "-rm", "sh", "-c", script, "sh", QA_COMMAND, "--data-dir", str(data), *argv],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=scaled(300),
         env={**os.environ, "QA_SEED_CORPUS": "1", "QA_LLM": "fake", "QA_CHROMA_URL": ""},
     )
 

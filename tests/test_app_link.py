@@ -24,6 +24,7 @@ from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
 import pytest
+from conftest import scaled
 
 from qa import app_link
 from qa.cli import main
@@ -70,7 +71,7 @@ def serving(data: Path):
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + scaled(30)
         while not server.started:
             assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
             time.sleep(0.05)
@@ -154,7 +155,7 @@ def test_the_command_imports_no_model_library(app, store):
             f"heavy = [m for m in {heavy!r} if m in sys.modules]; "
             "print(heavy, rc, file=sys.stderr)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, cwd=ROOT, env=os.environ)
+                         timeout=scaled(120), cwd=ROOT, env=os.environ)
     assert out.stderr.strip().splitlines()[-1] == "[] 0", out.stderr
     assert "9.78 billion won" in json.loads(out.stdout)["answer"]
 
@@ -166,7 +167,7 @@ def post(port: int, path: str, body: dict, token: str | None):
     req = Request(f"http://127.0.0.1:{port}{app_link.PREFIX}{path}",
                   data=json.dumps(body).encode(), headers=headers, method="POST")
     try:
-        with urlopen(req, timeout=30) as resp:
+        with urlopen(req, timeout=scaled(30)) as resp:
             return resp.status, resp.headers, resp.read()
     except HTTPError as exc:
         return exc.code, exc.headers, exc.read()
@@ -291,14 +292,14 @@ def test_real_app_answers_the_command_as_it_would_itself(tmp_path):
     env = {**os.environ, "QA_DATA_DIR": str(data), "QA_LLM": "fake", "QA_CHROMA_URL": ""}
     env.pop("QA_NO_SERVER", None)
     with running_app(data):
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + scaled(60)
         while not (data / app_link.LINK_FILE).exists():
             assert time.monotonic() < deadline, "the app wrote no link file"
             time.sleep(0.2)
 
         def ask(*flags):
             out = subprocess.run([QA, *flags, "ask", "--json", "-v", QUESTION], env=env,
-                                 capture_output=True, text=True, timeout=300)
+                                 capture_output=True, text=True, timeout=scaled(300))
             assert out.returncode == 0, out.stderr
             return json.loads(out.stdout), out.stderr
 
@@ -329,7 +330,7 @@ def test_the_model_stops_when_the_command_goes_away(app):
 
     routes, port = app
     routes.service._llm = Rambling(function=grounded_reply)
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=scaled(30))
     conn.request("POST", app_link.PREFIX + "/ask", body=json.dumps({"question": QUESTION}),
                  headers={"Authorization": f"Bearer {routes.token}"})
     resp = conn.getresponse()
@@ -338,7 +339,7 @@ def test_the_model_stops_when_the_command_goes_away(app):
         pass
     conn.sock.shutdown(socket.SHUT_RDWR)
     conn.close()
-    time.sleep(1.5)
+    time.sleep(scaled(1.5))  # the disconnection reaches the model
     stopped_at = len(written)
     time.sleep(1.5)
     assert len(written) == stopped_at < 200

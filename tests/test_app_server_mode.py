@@ -2,8 +2,8 @@
 
 Two ``app.py`` processes (each with its own QA_DATA_DIR) share one Chroma server that the test
 starts on a free 127.0.0.1 port. What one adds, the other answers from, lists and removes,
-without a restart. When the server stops, the app answers with a clear error within a bounded
-time (no hang, no crash), and once the server is back on the same port and path the same app
+without a restart. When the server stops, the app answers with a clear error (no hang, no
+crash), and once the server is back on the same port and path the same app
 answers again. Restarting an app on the same data folder keeps its corpus and its settings.
 All with the fake answer model (QA_LLM=fake): the point here is the plumbing.
 """
@@ -11,22 +11,21 @@ All with the fake answer model (QA_LLM=fake): the point here is the plumbing.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 
 import pytest
 from chroma_server import ChromaServer
-from conftest import RENOVATION_Q, check_citations, running_app
+from conftest import RENOVATION_Q, check_citations, no_hang, running_app, scaled
 
 pytestmark = pytest.mark.slow
 
 gradio_client = pytest.importorskip("gradio_client")
 
 ERROR_BOUND_S = 30.0
-"""A request while the server is down must fail within this long (no hang)."""
-VISIBLE_WITHIN_S = 30.0
-"""Another process's add must be answerable within this long (the catalog is re-read every
-10 s, so well under it)."""
+"""A hang detector: a request while the server is down fails at once on a quiet machine; one
+still running after scaled(ERROR_BOUND_S) seconds hangs."""
+VISIBLE_WITHIN_S = 60.0
+"""A hang detector: the catalog is re-read every 10 s, so another process's add is answerable
+within 10 s on a quiet machine; the wait gives up after scaled(VISIBLE_WITHIN_S) seconds."""
 
 ZORBLAX = (
     "Zorblax Corp Posts Record Profit\n\n"
@@ -36,15 +35,9 @@ ZORBLAX = (
 ZORBLAX_Q = "Where is the Zorblax solar panel factory?"
 
 
-def _bounded(fn, *args, timeout: float = ERROR_BOUND_S, **kwargs):
-    """Run fn in a thread; raise TimeoutError (a hang) if it takes longer than ``timeout``."""
-    pool = ThreadPoolExecutor(1)
-    try:
-        return pool.submit(fn, *args, **kwargs).result(timeout=timeout)
-    except FutureTimeout as exc:
-        raise AssertionError(f"{getattr(fn, '__name__', fn)} hung for over {timeout} s") from exc
-    finally:
-        pool.shutdown(wait=False)
+def _bounded(fn, *args, **kwargs):
+    """Call fn in a thread; fail as a hang if it takes over scaled(ERROR_BOUND_S) seconds."""
+    return no_hang(fn, *args, limit=ERROR_BOUND_S, **kwargs)
 
 
 def _client(url: str):
@@ -88,7 +81,7 @@ def test_add_through_one_app_answer_list_remove_through_the_other(two_apps, tmp_
     assert not (b_dir / "uploads").exists()
 
     # B answers from it, citing it, without a restart
-    deadline = time.monotonic() + VISIBLE_WITHIN_S
+    deadline = time.monotonic() + scaled(VISIBLE_WITHIN_S)
     while True:
         answer = b.predict(ZORBLAX_Q, None, 0, api_name="/ask")
         if not answer["refused"] and "Ostrava" in answer["answer"]:
@@ -107,7 +100,7 @@ def test_add_through_one_app_answer_list_remove_through_the_other(two_apps, tmp_
     removed = b.predict(doc_id, api_name="/remove")
     assert removed["doc_id"] == doc_id
     assert doc_id not in {d["doc_id"] for d in a.predict(api_name="/list")}
-    deadline = time.monotonic() + VISIBLE_WITHIN_S
+    deadline = time.monotonic() + scaled(VISIBLE_WITHIN_S)
     while True:
         answer = a.predict(ZORBLAX_Q, None, 0, api_name="/ask")
         if all(c["doc_id"] != doc_id for c in answer["citations"]) and "Ostrava" not in answer[
@@ -126,13 +119,11 @@ def test_server_down_gives_a_clear_error_then_recovers(two_apps, server):
     try:
         for call in (lambda: b.predict(RENOVATION_Q, None, 0, api_name="/ask"),
                      lambda: b.predict(api_name="/list")):
-            t0 = time.monotonic()
             with pytest.raises(Exception) as info:
                 _bounded(call)
             message = str(info.value)
             assert not isinstance(info.value, AssertionError), message
             assert "Chroma server" in message and "not answering" in message, message
-            assert time.monotonic() - t0 < ERROR_BOUND_S
         # adding while the server is down fails clearly too (and is not half-done: the list
         # below is unchanged after the restart)
         with pytest.raises(Exception, match="Chroma server .* is not answering"):

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from conftest import scaled
 
 from qa.kb import KnowledgeBase
 from qa.llm.fake import FakeChatModel, grounded_reply
@@ -54,7 +55,7 @@ def test_stop_really_stops_the_model(seeded_kb):
             assert not isinstance(item[1], FinalEvent)
         if item[0] == "done":
             break
-    assert run.finished.wait(2)
+    assert run.finished.wait(scaled(10))  # a hang detector
     assert llm.closed
     produced = llm.produced
     time.sleep(0.6)
@@ -226,7 +227,7 @@ def test_stop_frees_the_real_model(seeded_kb):
         assert not (item[0] == "event" and isinstance(item[1], FinalEvent))
         if item[0] == "done":
             break
-    assert run.finished.wait(5)
+    assert run.finished.wait(scaled(10))  # a hang detector
     assert tokens <= 4, "tokens kept coming after Stop"
     # the model is free again: a new call runs now instead of waiting for the stopped one
     import threading
@@ -234,7 +235,7 @@ def test_stop_frees_the_real_model(seeded_kb):
     replied = threading.Event()
     threading.Thread(target=lambda: (llm.invoke("Hi", max_tokens=1), replied.set()),
                      daemon=True).start()
-    assert replied.wait(30), "the stopped stream still holds the model"
+    assert replied.wait(scaled(30)), "the stopped stream still holds the model"
 
 
 def test_structured_output_looks_through_the_staged_model_and_reaches_the_inner_one():

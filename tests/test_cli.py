@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import scaled
 from testdata import SEED
 
 pytestmark = pytest.mark.slow
@@ -19,7 +20,7 @@ QA = str(Path(sys.executable).with_name("qa"))
 def run(*args, data, env=None, input=None):
     return subprocess.run(
         [QA, "--data-dir", str(data), *map(str, args)],
-        capture_output=True, text=True, input=input, timeout=300,
+        capture_output=True, text=True, input=input, timeout=scaled(300),
         env={**{k: v for k, v in os.environ.items() if k != "QA_SEED_CORPUS"}, **(env or {})},
     )
 
@@ -69,7 +70,7 @@ def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
     assert proc.stdout.readline()
     proc.stdout.close()
     err = proc.stderr.read()
-    assert proc.wait(timeout=120) in (0, 141)
+    assert proc.wait(timeout=scaled(120)) in (0, 141)
     assert "Traceback" not in err and "BrokenPipe" not in err, err
 
 

@@ -23,6 +23,7 @@ from conftest import (
     open_browser,
     read_only_qa,
     running_app,
+    scaled,
 )
 
 from qa.cli import main
@@ -109,11 +110,11 @@ def test_app_keeps_answering_when_qa_add_runs_beside_it(seeded_dir, tmp_path):
         client = gradio_client.Client(url, verbose=False)
         assert client.predict(RENOVATION_Q, [], 0, api_name="/ask")["citations"]
         out = subprocess.run([QA, "add", str(story)], capture_output=True, text=True, env=env,
-                             timeout=300)
+                             timeout=scaled(300))
         assert out.returncode == 1, out.stdout + out.stderr
         assert out.stderr.count("\n") == 1 and "web app (pid" in out.stderr
         listed = subprocess.run([QA, "list"], capture_output=True, text=True, env=env,
-                                timeout=300)
+                                timeout=scaled(300))
         assert listed.returncode == 0 and "North Korea" in listed.stdout
         for _ in range(3):
             answer = client.predict(RENOVATION_Q, [], 0, api_name="/ask")
@@ -401,25 +402,25 @@ def test_removing_in_the_browser_asks_first(tmp_path):
             return page.locator("#nqa-docs tbody tr").count()
 
         page.wait_for_function("() => /North Korea/.test(document.querySelector("
-                               "'#nqa-docs').textContent)", timeout=30_000)
+                               "'#nqa-docs').textContent)", timeout=scaled(30_000))
         page.locator("#nqa-remove-box").get_by_text("Remove documents").click()
         choose()
         page.locator("#nqa-remove").click()
-        page.locator("#nqa-remove-yes").wait_for(state="visible", timeout=30_000)
+        page.locator("#nqa-remove-yes").wait_for(state="visible", timeout=scaled(30_000))
         assert "North Korea" in page.locator("#nqa-confirm-msg").inner_text()
         assert "North Korea" in page.locator("#nqa-docs").inner_text()
         page.locator("#nqa-remove-no").click()
         page.wait_for_function(f"() => /Nothing was removed/.test(({status})())",
-                               timeout=30_000)
+                               timeout=scaled(30_000))
         assert not page.locator("#nqa-remove-yes").is_visible()
         assert "North Korea" in page.locator("#nqa-docs").inner_text() and rows() >= 1
         choose()
         page.locator("#nqa-remove").click()
-        page.locator("#nqa-remove-yes").wait_for(state="visible", timeout=30_000)
+        page.locator("#nqa-remove-yes").wait_for(state="visible", timeout=scaled(30_000))
         page.locator("#nqa-remove-yes").click()
-        page.wait_for_function(f"() => /Removed/.test(({status})())", timeout=30_000)
+        page.wait_for_function(f"() => /Removed/.test(({status})())", timeout=scaled(30_000))
         page.wait_for_function("() => !/North Korea/.test(document.querySelector("
-                               "'#nqa-docs').textContent)", timeout=30_000)
+                               "'#nqa-docs').textContent)", timeout=scaled(30_000))
         browser.close()
 
 

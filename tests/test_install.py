@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import scaled
 from testdata import SEED
 
 from qa.cli import main
@@ -41,7 +42,7 @@ def test_import_qa_leaves_the_environment_alone():
             "qa.eval.run; qa.Settings.from_env(); assert dict(os.environ) == before, "
             "sorted(set(os.environ) - set(before))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=120)
+                         timeout=scaled(120))
     assert out.returncode == 0, out.stderr
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from answer_helpers import DenseRetriever, seed_passages
+from conftest import scaled
 
 from qa.answer import chain as answer
 from qa.config import Settings
@@ -46,7 +47,7 @@ def server(tmp_path_factory) -> Iterator[str]:
         )
     base = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + scaled(60)
         while True:
             try:
                 urllib.request.urlopen(f"{base}/models", timeout=1).read()
@@ -59,7 +60,7 @@ def server(tmp_path_factory) -> Iterator[str]:
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=scaled(10))
         except subprocess.TimeoutExpired:
             proc.kill()
 

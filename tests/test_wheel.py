@@ -21,15 +21,18 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import scaled
 from testdata import ROOT, SEED
 
-pytestmark = pytest.mark.slow
+# the build and install steps may each take up to 600 s before they count as hung, so the
+# module's own limit is larger than pytest-timeout's 900 s (conftest.py scales both)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 SOURCES = ["pyproject.toml", "README.md", "qa", "prompts", "corpus"]
 
 
 def _run(cmd, **kw):
-    out = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=600,
+    out = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=scaled(600),
                          **kw)
     assert out.returncode == 0, f"{cmd}\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
     return out
@@ -115,7 +118,7 @@ def test_qa_serve_starts_the_web_app(venv, tmp_path, user_env):
                             env={**user_env, "GRADIO_SERVER_PORT": "9"}, stdout=log,
                             stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + scaled(180)
         page = None
         while time.monotonic() < deadline and page is None:
             if proc.poll() is not None:
@@ -129,4 +132,4 @@ def test_qa_serve_starts_the_web_app(venv, tmp_path, user_env):
         assert (where / "data").is_dir()
     finally:
         proc.terminate()
-        proc.wait(30)
+        proc.wait(scaled(30))
