@@ -86,6 +86,8 @@ sequence event events order list name enumerate reason reasons cause causes caus
 prompt prompted trigger triggered motivate motivated consequence consequences effect effects
 say says tell tells cover covers mention mentions bullet bullets sentence sentences short
 paragraph three four five give please walk first second changed change like going could might
+me us here there even still really mentioned named phrase word words term thing things way
+kind sort anything something everything tl dr
 """.split())
 """Words that say what kind of answer is wanted, not what it is about: "Summarize the
 article in three bullet points" names no topic at all."""
