@@ -433,3 +433,20 @@ def test_a_number_the_check_refuses_gets_the_models_next_answer_once() -> None:
     llm = FakeChatModel(avoids_answers=True, outputs=[_json("9.78 billion won", 2, "")])
     assert not answer.ask(QUESTION, retrieve=retrieve, settings=settings, llm=llm).refused
     assert len(llm.calls) == 1
+
+
+WHEN_Q = "When did North Korea blow up the liaison office?"
+BLEW_UP = ("North Korea blew up an office set up to foster better ties with South Korea in its "
+           "border town of Kaesong on Tuesday")
+
+
+def test_a_weekday_answer_says_which_date_it_was(retrieve) -> None:
+    """The seed article is dated 2020-06-16 (a Tuesday): "Tuesday" is that day, said so."""
+    passages = retrieve(WHEN_Q, 4)
+    n = next(i + 1 for i, p in enumerate(passages) if BLEW_UP in p.text)
+    llm = FakeChatModel(function=_fn(_json("Tuesday", n, BLEW_UP)))
+    a = answer.ask(WHEN_Q, retrieve=retrieve, settings=SETTINGS, llm=llm)
+    assert not a.refused
+    assert a.text == f"Tuesday (16 June 2020) [{n}]"
+    assert a.citations[0].quote == BLEW_UP  # the quote is the article's own text
+
