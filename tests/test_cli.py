@@ -267,7 +267,7 @@ def test_loading_the_model_keeps_what_other_threads_print(tmp_path):
         "from pathlib import Path\n"
         "from qa.llm import model_files\n"
         "from qa.llm.backends import load_llama\n"
-        "path = model_files.ensure_model('smollm2', Path(sys.argv[1]))\n"
+        "path = sys.argv[2] or model_files.ensure_model('smollm2', Path(sys.argv[1]))\n"
         "done = threading.Event()\n"
         "threading.Thread(target=lambda: (load_llama(str(path), 2, 512), done.set())).start()\n"
         "n = 0\n"
@@ -277,7 +277,10 @@ def test_loading_the_model_keeps_what_other_threads_print(tmp_path):
         "    time.sleep(0.001)\n"
         "print(f'printed {n}', flush=True)\n"
     )
-    out = subprocess.run([sys.executable, str(probe), str(tmp_path / "models")],
+    # the packaged 1.5B when it is joined (its load logs notes that must not show either)
+    packaged = _models_dir() / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    out = subprocess.run([sys.executable, str(probe), str(tmp_path / "models"),
+                          str(packaged) if packaged.is_file() else ""],
                          capture_output=True, text=True, timeout=scaled(300))
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()

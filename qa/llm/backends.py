@@ -90,14 +90,35 @@ class _NoRedirect:
         return None
 
 
+_LLAMA_LOG = None
+"""The llama.cpp log callback newsqa installs (kept here so that it is never collected)."""
+
+
 def _keep_process_output() -> None:
-    """Switch off llama-cpp-python's process-wide output redirect (``_NoRedirect``)."""
+    """Switch off llama-cpp-python's process-wide output redirect (``_NoRedirect``), and
+    send llama.cpp's own log lines (some of which, such as a model's "control-looking token"
+    notes, its default callback prints) to the ``qa.llm.llama_cpp`` logger at debug level,
+    where the redirect used to hide them."""
+    global _LLAMA_LOG
+    import ctypes
+    import logging
+
+    import llama_cpp
     import llama_cpp._internals
     import llama_cpp.llama
 
     for module in (llama_cpp.llama, llama_cpp._internals):
         if getattr(module, "suppress_stdout_stderr", None) is not _NoRedirect:
             module.suppress_stdout_stderr = _NoRedirect
+    if _LLAMA_LOG is None:
+        log = logging.getLogger("qa.llm.llama_cpp")
+
+        @llama_cpp.llama_log_callback
+        def quiet(level, text, user_data):  # noqa: ARG001 (llama.cpp's signature)
+            log.debug("%s", text.decode("utf-8", errors="replace").rstrip("\n"))
+
+        _LLAMA_LOG = quiet
+        llama_cpp.llama_log_set(quiet, ctypes.c_void_p(0))
 
 
 @functools.lru_cache(maxsize=4)
