@@ -165,7 +165,13 @@ def _print_passages(passages, as_json: bool) -> None:
     for rank, p in enumerate(passages, start=1):
         date = f" ({line(p.published)})" if p.published else ""
         print(f"[{rank}] {p.score:.3f}  {line(p.title)}{date}  [{p.doc_id} {p.start}-{p.end}]")
-        print(f"    {block(p.text, '    ')}\n")
+        print(f"    {line(_collapsed(p.text))}\n")
+
+
+def _collapsed(text: str) -> str:
+    """A passage as one line: its paragraph breaks and runs of whitespace become one space
+    (then ``line`` escapes what is left, so a newline never shows as a literal ``\\n``)."""
+    return " ".join(text.split())
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -197,8 +203,9 @@ def _questions(prompt: str):
 
 
 def _print_open(answer) -> None:
-    """An open answer: its checked sentences with footnotes numbered from 1, what the check
-    removed, then each footnote's supporting sentence."""
+    """An answer with citations (a short fact, or an open answer's checked sentences) with
+    footnotes numbered from 1, what the check removed, then each footnote's supporting
+    sentence."""
     from qa.answer.citations import footnoted
 
     texts, notes = footnoted(answer.shown_sentences)
@@ -220,22 +227,15 @@ def _print_answer(answer, as_json: bool) -> None:
     if as_json:
         print(_json(answer.to_dict()))
         return
-    if answer.shape == "open" and not answer.refused:
-        _print_open(answer)
+    if not answer.refused and (answer.shape == "open" or answer.citations):
+        _print_open(answer)  # footnotes numbered from [1], in every turn of a chat
         return
-    print(block(answer.text))
+    print(block(answer.text))  # a refusal, or an answer without citations
     if answer.refused and answer.passages:
         print("\nNearest passages:")
-    elif answer.citations:
-        print()
-    if answer.refused:
         for n, p in enumerate(answer.passages[:3], start=1):
             date = f" ({line(p.published)})" if p.published else ""
-            print(f"  [{n}] {line(p.title)}{date}: {line(p.text[:160])}…")
-        return
-    for c in answer.citations:
-        date = f" ({line(c.passage.published)})" if c.passage.published else ""
-        print(f"  [{c.n}] {line(c.passage.title)}{date}: “{line(c.sentence or c.quote)}”")
+            print(f"  [{n}] {line(p.title)}{date}: {line(_collapsed(p.text)[:160])}…")
 
 
 NOT_IN_FIRST = "(not in the best passages: reading the others)"

@@ -214,10 +214,13 @@ class Answer:
     text: str
     sentences: tuple[AnswerSentence, ...]
     refused: bool
-    confidence: float
-    """0..1, a heuristic ordering, not a probability: for a checked answer, how much the quote's
-    sentence is about the question (the evidence score); for a preview, the best sentence's
-    score; for a refusal, one minus it."""
+    confidence: float | None
+    """0..1, how well what is shown is backed; a heuristic score, not a calibrated probability
+    (nothing was calibrated against how often answers are right): for a short fact, the
+    evidence score of its quote's sentence (how much it is about the question, the score the
+    check compares with its floor); for an open answer, the share of the model's sentences
+    that passed the check; for a preview, the best sentence's score. None for a refusal: it
+    shows no answer to be confident in."""
     question: str = ""
     standalone_question: str = ""
     """The question after follow-up rewriting; what was retrieved with."""
@@ -238,6 +241,10 @@ class Answer:
     missing: tuple[str, ...] = ()
     """What the question asks about that the articles never mention (an open answer that
     covers only part of its question says so)."""
+
+    def __post_init__(self) -> None:
+        if self.refused and self.confidence is not None:
+            object.__setattr__(self, "confidence", None)  # a refusal shows no answer
 
     @property
     def shown_sentences(self) -> tuple[AnswerSentence, ...]:
@@ -262,7 +269,7 @@ class Answer:
         return {
             "answer": self.text,
             "refused": self.refused,
-            "confidence": round(self.confidence, 3),
+            "confidence": None if self.confidence is None else round(self.confidence, 3),
             "as_of": self.as_of,
             "citations": [c.to_dict() for c in self.citations],
             "shape": self.shape,

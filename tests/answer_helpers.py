@@ -22,8 +22,9 @@ EMBEDDER = Embedder()
 
 def seed_article() -> tuple[str, str]:
     """(title, body) of the seed article, boilerplate removed."""
-    raw = SEED.read_text(encoding="utf-8")
-    title, _, body = raw.partition("\n")
+    from qa.ingest.loaders import split_title
+
+    title, _, body = split_title(SEED.read_text(encoding="utf-8"))  # headline, Date: line
     body = body.strip("\n")
     cut = body.find("Be the first to comment")
     if cut != -1:

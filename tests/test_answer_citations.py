@@ -433,3 +433,37 @@ def test_a_number_the_check_refuses_gets_the_models_next_answer_once() -> None:
     llm = FakeChatModel(avoids_answers=True, outputs=[_json("9.78 billion won", 2, "")])
     assert not answer.ask(QUESTION, retrieve=retrieve, settings=settings, llm=llm).refused
     assert len(llm.calls) == 1
+
+
+WHEN_Q = "When did North Korea blow up the liaison office?"
+BLEW_UP = ("North Korea blew up an office set up to foster better ties with South Korea in its "
+           "border town of Kaesong on Tuesday")
+
+
+def test_a_weekday_answer_says_which_date_it_was(retrieve) -> None:
+    """The seed article is dated 2020-06-16 (a Tuesday): "Tuesday" is that day, said so."""
+    passages = retrieve(WHEN_Q, 4)
+    n = next(i + 1 for i, p in enumerate(passages) if BLEW_UP in p.text)
+    llm = FakeChatModel(function=_fn(_json("Tuesday", n, BLEW_UP)))
+    a = answer.ask(WHEN_Q, retrieve=retrieve, settings=SETTINGS, llm=llm)
+    assert not a.refused
+    assert a.text == f"Tuesday (16 June 2020) [{n}]"
+    assert a.citations[0].quote == BLEW_UP  # the quote is the article's own text
+
+
+def test_a_refusal_has_no_answer_confidence(retrieve) -> None:
+    """`confidence` is about what is shown: a refusal shows no answer, so it has none (null in
+    `qa ask --json`, the web /ask endpoint and the app's wire format)."""
+    from qa.app_link import answer_from_wire, answer_to_wire
+    from qa.web.service import answer_dict
+
+    llm = FakeChatModel(function=_fn(_json("Paris", 1, "Paris is the capital of France")))
+    a = answer.ask("What is the capital of France?", retrieve=retrieve, settings=SETTINGS,
+                   llm=llm)
+    assert a.refused and a.confidence is None
+    assert a.to_dict()["confidence"] is None and answer_dict(a)["confidence"] is None
+    assert answer_from_wire(json.loads(json.dumps(answer_to_wire(a)))).confidence is None
+    _, n = _renovation_number(retrieve)
+    llm = FakeChatModel(function=_fn(_json("9.78 billion won", n, RENOVATION_QUOTE)))
+    shown = answer.ask(QUESTION, retrieve=retrieve, settings=SETTINGS, llm=llm)
+    assert 0 < shown.to_dict()["confidence"] <= 1

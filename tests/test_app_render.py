@@ -204,3 +204,22 @@ def test_restored_chat_escapes_old_questions_and_marks_interrupted_answers():
     assert out[1]["content"] == question_html("<i>parts</i>")
     assert "Interrupted" in out[2]["content"] and message_text(out[2]["content"]) == ""
     assert out[3] == old[3]
+
+
+def test_restored_chat_keeps_every_question_a_bubble():
+    """Gradio hands the chat's earlier turns back as lists of parts; saved so and restored
+    after a reload, each question is still its bubble, never its markup shown as text."""
+    from qa.web.render import interrupted
+
+    q = "How much did South Korea spend to renovate the liaison office?"
+    saved = [{"role": "user", "content": [{"type": "text", "text": question_html(q)}]},
+             {"role": "assistant", "content": [{"type": "text", "text": "<b>answer</b>"}]},
+             {"role": "user", "content": question_html("a < b")}]
+    out = interrupted(saved)
+    assert out[0]["content"] == question_html(q)
+    assert message_text(out[0]["content"]) == q
+    assert out[1]["content"] == "<b>answer</b>"
+    assert out[2]["content"] == question_html("a < b")
+    # a bubble cannot smuggle markup in: its text is escaped again
+    forged = interrupted([{"role": "user", "content": '<div class="nqa-q"><img src=x></div>'}])
+    assert forged[0]["content"] == question_html("<img src=x>")

@@ -111,7 +111,7 @@ def test_streaming_ask_says_when_the_model_reads_on(monkeypatch, capsys):
                    question="q", kind="generated")
 
     class Kb:
-        def stream(self, question, history, as_of=None):
+        def stream(self, question, history, as_of=None, about=None):
             yield from (ExtractiveEvent(preview), TokenEvent("Seo"), ExtractiveEvent(preview),
                         TokenEvent("Kaesong"), FinalEvent(final))
 
@@ -126,7 +126,7 @@ def test_streaming_ask_says_when_the_model_reads_on(monkeypatch, capsys):
                    question="q", kind="extractive", timings={"retry": 1.0})
 
     class Retrying:
-        def stream(self, question, history, as_of=None):
+        def stream(self, question, history, as_of=None, about=None):
             yield from (ExtractiveEvent(preview), TokenEvent("8.6%"), ExtractiveEvent(again),
                         TokenEvent("0.7%"), FinalEvent(final))
 
@@ -134,3 +134,156 @@ def test_streaming_ask_says_when_the_model_reads_on(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert cli.NOT_IN_FIRST not in err
     assert err.index("8.6%") < err.index(cli.NUMBER_AGAIN) < err.index("0.7%")
+
+
+def _passage(text: str, index: int = 0, start: int = 0):
+    from qa.types import Passage
+
+    return Passage(doc_id="d1", title="Liaison office", source="s", published="2020-06-16",
+                   text=text, start=start, end=start + len(text), score=0.5,
+                   chunk_index=index, chunk_id=f"d1:{index}")
+
+
+def _fact(text: str, cited, n: int, passages):
+    """A checked short answer citing ``cited`` as passage [n] of ``passages``."""
+    from qa.types import Answer, AnswerSentence, Citation
+
+    c = Citation(n=n, passage=cited, start=cited.start, end=cited.end, quote=cited.text,
+                 support=0.5, sentence=cited.text)
+    s = AnswerSentence(text=f"{text} [{n}]", citations=(c,), supported=True)
+    return Answer(text=s.text, sentences=(s,), refused=False, confidence=0.5, question="q",
+                  passages=tuple(passages))
+
+
+def test_chat_numbers_footnotes_from_1_in_every_turn(monkeypatch, capsys):
+    """A fact answer cites a passage by its rank ([2]); the reader sees footnotes from [1],
+    in the second turn of `qa chat` as in the first."""
+    from qa import cli
+    from qa.types import FinalEvent
+
+    p1 = _passage("North Korea blew up the office on Tuesday.")
+    p2 = _passage("South Korea spent at least 9.78 billion won.", 1, 100)
+    answers = iter([_fact("Tuesday", p1, 1, [p1, p2]),
+                    _fact("9.78 billion won", p2, 2, [p1, p2])])
+
+    class Kb:
+        def stream(self, question, history, as_of=None, about=None):
+            yield FinalEvent(next(answers))
+
+    monkeypatch.setattr(cli, "_reader", lambda args, answers=True: Kb())
+    typed = iter(["When was it blown up?", "How much did the South spend on it?", ""])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(typed))
+    assert cli.cmd_chat(cli.build_parser().parse_args(["chat"])) == 0
+    out = capsys.readouterr().out
+    assert "Tuesday [1]" in out and "9.78 billion won [1]" in out
+    assert "[2]" not in out, out
+    assert "  [1] Liaison office (2020-06-16): “South Korea spent at least 9.78" in out
+
+
+def test_search_and_refusals_show_passages_with_whitespace_collapsed(capsys):
+    """A passage of several paragraphs reads as one line: no literal \\n, no blank lines."""
+    from qa import cli
+    from qa.types import Answer
+
+    p = _passage("First paragraph ends here.\n\nSecond   paragraph\tfollows.")
+    cli._print_passages([p], False)
+    out = capsys.readouterr().out
+    assert "    First paragraph ends here. Second paragraph follows.\n" in out
+    assert "\\n" not in out and "\\t" not in out
+    refusal = Answer(text="The articles don't say.", sentences=(), refused=True,
+                     confidence=None, question="q", passages=(p,), kind="refusal")
+    cli._print_answer(refusal, False)
+    out = capsys.readouterr().out
+    assert "First paragraph ends here. Second paragraph follows." in out
+    assert "\\n" not in out, out
+
+
+def _serve_output(tmp_path, env: dict, wait_for: str = "open http://") -> str:
+    """Start `qa serve` on a free port, read its stdout until ``wait_for`` appears or it
+    has been quiet past the hang detector's limit; stop it; return what it printed."""
+    import selectors
+    import time
+
+    from conftest import free_port
+
+    proc = subprocess.Popen(
+        [QA, "--data-dir", str(tmp_path / "data"), "serve", "--port", str(free_port())],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "QA_SEED_CORPUS": "0", "QA_CHROMA_URL": "", **env},
+    )
+    out = ""
+    try:
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + scaled(240)
+        while wait_for not in out and time.monotonic() < deadline and proc.poll() is None:
+            if sel.select(timeout=1):
+                out += proc.stdout.readline()
+        # the warm-up goes on loading the model: what is printed meanwhile must not be lost
+        settle = time.monotonic() + scaled(5)
+        while time.monotonic() < settle and sel.select(timeout=0.5):
+            chunk = proc.stdout.readline()
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(scaled(30))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return out
+
+
+def _models_dir() -> Path:
+    from qa.config import Settings
+
+    return Settings.from_env().models_dir
+
+
+@pytest.mark.parametrize("llm", ["fake", "embedded"])
+def test_serve_always_says_where_it_listens(tmp_path, llm):
+    """A real start of `qa serve`: the "open http://…" line is on its stdout, also while the
+    embedded model loads in the background (the packaged 1.5B when it is joined, else the
+    94 MB SmolLM2)."""
+    env = {"QA_LLM": llm}
+    if llm == "embedded":
+        packaged = _models_dir() / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+        env.update({"QA_MODELS_DIR": str(_models_dir())} if packaged.is_file() else
+                   {"QA_LLM": "embedded:smollm2", "QA_MODELS_DIR": str(tmp_path / "models")})
+    out = _serve_output(tmp_path, env)
+    assert "newsqa: opening the knowledge base" in out, out
+    assert "newsqa: open http://127.0.0.1:" in out, out
+
+
+def test_loading_the_model_keeps_what_other_threads_print(tmp_path):
+    """llama-cpp-python points the process's stdout and stderr at /dev/null while a model
+    loads (verbose=False); newsqa loads it with that redirect switched off, so a line printed
+    by another thread meanwhile (qa serve's address, during the warm-up) always arrives, and
+    llama.cpp itself still prints nothing."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import sys, threading, time\n"
+        "from pathlib import Path\n"
+        "from qa.llm import model_files\n"
+        "from qa.llm.backends import load_llama\n"
+        "path = sys.argv[2] or model_files.ensure_model('smollm2', Path(sys.argv[1]))\n"
+        "done = threading.Event()\n"
+        "threading.Thread(target=lambda: (load_llama(str(path), 2, 512), done.set())).start()\n"
+        "n = 0\n"
+        "while not done.is_set():\n"
+        "    n += 1\n"
+        "    print(f'line {n}', flush=True)\n"
+        "    time.sleep(0.001)\n"
+        "print(f'printed {n}', flush=True)\n"
+    )
+    # the packaged 1.5B when it is joined (its load logs notes that must not show either)
+    packaged = _models_dir() / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    out = subprocess.run([sys.executable, str(probe), str(tmp_path / "models"),
+                          str(packaged) if packaged.is_file() else ""],
+                         capture_output=True, text=True, timeout=scaled(300))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    printed = int(lines[-1].split()[1])
+    assert printed > 0 and len(lines) == printed + 1, f"{printed + 1 - len(lines)} lines lost"
+    assert out.stderr == ""

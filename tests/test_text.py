@@ -2,7 +2,13 @@
 
 from datetime import date
 
-from qa.text.dates import iso_date, parse_date, passage_date
+from qa.text.dates import (
+    iso_date,
+    parse_date,
+    passage_date,
+    weekday_before,
+    with_weekday_dates,
+)
 from qa.text.sentences import split_sentences
 from qa.types import Passage
 
@@ -57,3 +63,29 @@ def test_one_date_reader():
     p = Passage(doc_id="d", title="t", source="s", published="2023-01-05", text="x", start=0,
                 end=1, score=0.0, chunk_index=0, chunk_id="c")
     assert passage_date(p) == "January 5, 2023"
+
+
+def test_a_weekday_is_dated_from_the_article_date():
+    """News says "on Tuesday" of the week just gone: the latest such day on or before the
+    article's date, within six days."""
+    assert weekday_before("Tuesday", "2020-06-16") == date(2020, 6, 16)  # the day itself
+    assert weekday_before("saturday", "2020-06-16") == date(2020, 6, 13)
+    assert weekday_before("Wednesday", "2020-06-16") == date(2020, 6, 10)  # 6 days before
+    assert weekday_before("Tuesday", None) is None and weekday_before("Tues", "2020-06-16") is None
+    assert with_weekday_dates("Tuesday", "2020-06-16") == "Tuesday (16 June 2020)"
+    assert with_weekday_dates("on Saturday and Tuesday", date(2020, 6, 16)) == \
+        "on Saturday (13 June 2020) and Tuesday (16 June 2020)"
+    # no date to go by, or a date already given: unchanged
+    assert with_weekday_dates("Tuesday", None) == "Tuesday"
+    for dated in ("Tuesday, June 16", "Tuesday 16 June", "Tuesday (16 June 2020)"):
+        assert with_weekday_dates(dated, "2020-06-16") == dated
+
+
+def test_the_sample_article_ships_with_its_date():
+    from testdata import SEED
+
+    from qa.ingest.loaders import load_file
+
+    [article] = load_file(SEED, max_bytes=1 << 20)
+    assert article.published == "2020-06-16"
+    assert article.text.startswith("North Korea blew up an office")

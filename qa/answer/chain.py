@@ -42,7 +42,7 @@ from qa.config import Settings
 from qa.index.embedder import Embedder
 from qa.llm.backends import avoid_options, structured_output
 from qa.retrieve.recency import is_old_news, staleness_note
-from qa.text.dates import a_month, parse_date, passage_date
+from qa.text.dates import a_month, parse_date, passage_date, with_weekday_dates
 from qa.types import (
     Answer,
     AnswerSentence,
@@ -175,6 +175,7 @@ def _finish(
         sentence=p.text[verified.sentence_start - p.start : verified.sentence_end - p.start],
     )
     answer = verified.answer.strip().rstrip(".")
+    answer = with_weekday_dates(answer, p.published)  # "Tuesday (16 June 2020)"
     text = f"{answer} [{citation.n}]"
     note = staleness_note(standalone, p, today)
     if note:

@@ -72,6 +72,55 @@ def _missing(package: str, extra: str) -> ImportError:
     return ImportError(f"{package} is not installed; run: pip install {extra}")
 
 
+class _NoRedirect:
+    """Stands in for llama-cpp-python's ``suppress_stdout_stderr``, which silences llama.cpp
+    (``verbose=False``) by pointing the whole process's file descriptors 1 and 2 at /dev/null
+    while a model loads. The web app loads the model in a background thread at start, so
+    that redirect swallowed whatever another thread printed meanwhile (``qa serve``'s "open
+    http://…" line, 1 start in 2). Without it nothing is lost and nothing is added: with
+    ``verbose=False`` llama.cpp's log callback already drops every message below ERROR."""
+
+    def __init__(self, disable: bool = True) -> None:
+        pass
+
+    def __enter__(self) -> _NoRedirect:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_LLAMA_LOG = None
+"""The llama.cpp log callback newsqa installs (kept here so that it is never collected)."""
+
+
+def _keep_process_output() -> None:
+    """Switch off llama-cpp-python's process-wide output redirect (``_NoRedirect``), and
+    send llama.cpp's own log lines (some of which, such as a model's "control-looking token"
+    notes, its default callback prints) to the ``qa.llm.llama_cpp`` logger at debug level,
+    where the redirect used to hide them."""
+    global _LLAMA_LOG
+    import ctypes
+    import logging
+
+    import llama_cpp
+    import llama_cpp._internals
+    import llama_cpp.llama
+
+    for module in (llama_cpp.llama, llama_cpp._internals):
+        if getattr(module, "suppress_stdout_stderr", None) is not _NoRedirect:
+            module.suppress_stdout_stderr = _NoRedirect
+    if _LLAMA_LOG is None:
+        log = logging.getLogger("qa.llm.llama_cpp")
+
+        @llama_cpp.llama_log_callback
+        def quiet(level, text, user_data):  # noqa: ARG001 (llama.cpp's signature)
+            log.debug("%s", text.decode("utf-8", errors="replace").rstrip("\n"))
+
+        _LLAMA_LOG = quiet
+        llama_cpp.llama_log_set(quiet, ctypes.c_void_p(0))
+
+
 @functools.lru_cache(maxsize=4)
 def load_llama(model_path: str, n_threads: int, n_ctx: int, slot: str = "") -> Llama:
     """One ``Llama`` per (file, threads, context, slot): loading costs ~1 s, so every chat
@@ -85,6 +134,7 @@ def load_llama(model_path: str, n_threads: int, n_ctx: int, slot: str = "") -> L
         from llama_cpp import Llama
     except ImportError as exc:
         raise _missing("llama-cpp-python", "llama-cpp-python==0.3.36") from exc
+    _keep_process_output()
     return Llama(
         model_path=model_path,
         n_ctx=n_ctx,

@@ -62,3 +62,40 @@ def format_date(d: date) -> str:
 def passage_date(p: Passage) -> str:
     d = parse_date(p.published)
     return format_date(d) if d else "date unknown"
+
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_WEEKDAY = re.compile(r"\b(" + "|".join(WEEKDAYS) + r")\b"
+                      r"(?!,?\s*\(?(?:\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))",
+                      re.IGNORECASE)
+
+
+def day_month_year(d: date) -> str:
+    """ "16 June 2020": how a weekday's date is shown beside it."""
+    return f"{d.day} {d:%B} {d.year}"
+
+
+def weekday_before(weekday: str, published: object) -> date | None:
+    """The date of ``weekday`` ("Tuesday") as a news article dated ``published`` means it: the
+    latest such day on or before the publication date (news says "on Tuesday" of the days
+    just gone, within the last week), else None (unknown weekday or no readable date)."""
+    d = parse_date(published)
+    name = weekday.strip().capitalize()
+    if d is None or name not in WEEKDAYS:
+        return None
+    back = (d.weekday() - WEEKDAYS.index(name)) % 7  # 0..6 days before the article's date
+    return date.fromordinal(d.toordinal() - back)
+
+
+def with_weekday_dates(text: str, published: object) -> str:
+    """``text`` with the date after each weekday it names, from the article's date: "Tuesday"
+    from an article dated 2020-06-16 reads "Tuesday (16 June 2020)". A weekday already
+    followed by a number (a date) is left as it is; without a readable date nothing changes."""
+    if parse_date(published) is None:
+        return text
+
+    def dated(m: re.Match[str]) -> str:
+        d = weekday_before(m.group(1), published)
+        return f"{m.group(1)} ({day_month_year(d)})" if d else m.group(1)
+
+    return _WEEKDAY.sub(dated, text)

@@ -520,6 +520,9 @@ def history_pairs(messages: list[dict] | None) -> list[tuple[str, str]]:
     return out
 
 
+_BUBBLE = re.compile(r'<div class="nqa-q">(.*)</div>', re.S)
+
+
 def interrupted(messages: list[dict] | None) -> list[dict]:
     """A chat restored after a reload: an answer that was still being made says so, and a
     question saved by an older version (as raw text) is escaped like a new one."""
@@ -528,13 +531,18 @@ def interrupted(messages: list[dict] | None) -> list[dict]:
         if not isinstance(m, dict):
             continue
         content = m.get("content")
+        if not isinstance(content, str):  # Gradio hands back earlier turns as lists of parts
+            content = " ".join(
+                str(p.get("text", "")) if isinstance(p, dict) else str(p)
+                for p in (content if isinstance(content, list) else [content]))
+            m = {**m, "content": content}
         if m.get("role") == "user":
-            if not (isinstance(content, str) and content.startswith('<div class="nqa-q">')):
-                text = content if isinstance(content, str) else " ".join(
-                    str(p.get("text", "")) if isinstance(p, dict) else str(p)
-                    for p in (content if isinstance(content, list) else [content]))
-                m = {**m, "content": question_html(" ".join(text.split()))}
-        elif isinstance(content, str) and 'class="nqa-progress' in content:
+            bubble = _BUBBLE.fullmatch(content)
+            # a bubble saved by this app is rebuilt from its text (so it cannot carry markup);
+            # anything else (a question saved raw by an older version) is escaped as typed
+            text = html.unescape(bubble[1]) if bubble else " ".join(content.split())
+            m = {**m, "content": question_html(text)}
+        elif 'class="nqa-progress' in content:
             m = {**m, "content": error_html("Interrupted: the page was reloaded while this "
                                             "answer was being written. Ask again.")}
         out.append(m)

@@ -31,16 +31,18 @@ def serve(settings: Settings | None = None, *, llm: BaseChatModel | None = None)
     seeded = service.kb.seed_report
     if seeded and seeded.count("added"):
         print("newsqa: also added the sample article (QA_SEED_CORPUS=0 to skip)", flush=True)
+    options = launch_options(service)
+    host, port = options["server_name"], options["server_port"]
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    # said before the model starts loading in another thread, and flushed: nothing may
+    # swallow it (qa.llm.backends._NoRedirect)
+    print(f"newsqa: open http://{shown}:{port}/ in your browser"
+          + (" (basic auth on)" if options["auth"] else ""), flush=True)
     service.start_warm_up()  # load the answer model in the background while the page opens
     demo = build_ui(service)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
-    options = launch_options(service)
     cli = CliRoutes(service)  # `qa search/ask/chat` in a shell use this app (qa/app_link.py)
     options["app_kwargs"] = {"routes": cli.routes()}
-    host, port = options["server_name"], options["server_port"]
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    print(f"newsqa: open http://{shown}:{port}/ in your browser"
-          + (" (basic auth on)" if options["auth"] else ""), flush=True)
     demo.launch(**options, quiet=True, prevent_thread_lock=True)
     cli.publish(host, demo.server_port or port)
     try:

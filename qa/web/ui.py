@@ -89,6 +89,7 @@ mark.nqa-hl { background: #fde68a; color: #111; padding: 0 2px; border-radius: 3
   border: 1px solid var(--border-color-primary); border-radius: 6px; font-size: 0.85em;
   box-shadow: 0 4px 14px rgba(0, 0, 0, 0.15); pointer-events: none; line-height: 1.4; }
 #nqa-chat .nqa-copy { margin-left: 0.4em; }
+#nqa-send, #nqa-stop, #nqa-clear { white-space: nowrap; }
 .nqa-back { display: none; margin-top: 0.6em; font-size: 0.9em; }
 @media (max-width: 768px) { .nqa-back { display: inline-block; } }
 .nqa-status ul { margin: 0.3em 0 0 1.2em; }
@@ -201,6 +202,53 @@ if (!window.__nqaListener) {
     const a = e.target && e.target.closest ? e.target.closest('a.nqa-cite') : null;
     if (a && pop) pop.style.display = 'none';
   });
+  // Asking brings the chat back into view: on a phone the page may still be down at the
+  // source panel a footnote opened, and the chat's own scroll up at an earlier answer.
+  const chatToEnd = function () {
+    document.querySelectorAll('#nqa-chat *').forEach(function (el) {
+      const oy = getComputedStyle(el).overflowY;
+      if ((oy === 'auto' || oy === 'scroll') && el.scrollHeight > el.clientHeight + 1) {
+        el.scrollTop = el.scrollHeight;
+      }
+    });
+  };
+  const showChat = function () {
+    const chat = document.querySelector('#nqa-chat');
+    if (!chat) return;
+    const r = chat.getBoundingClientRect();
+    if (r.top < 0 || r.bottom > window.innerHeight) chat.scrollIntoView({ block: 'start' });
+    [0, 150, 500, 1200].forEach(function (ms) { setTimeout(chatToEnd, ms); });
+  };
+  document.addEventListener('click', function (e) {
+    if (e.target && e.target.closest && e.target.closest('#nqa-send')) showChat();
+  }, true);
+  document.addEventListener('keydown', function (e) {
+    if (e.key === 'Enter' && !e.shiftKey && e.target && e.target.closest &&
+        e.target.closest('#nqa-question')) showChat();
+  }, true);
+  // Adding files or text shows its progress and result where the reader is: on a phone the
+  // result box sits below both forms, out of sight.
+  const showStatus = function () {
+    const s = document.querySelector('#nqa-add-status');
+    if (!s) return;
+    const r = s.getBoundingClientRect();
+    if (r.top < 0 || r.bottom > window.innerHeight) {
+      s.scrollIntoView({ block: r.height > window.innerHeight ? 'start' : 'center' });
+    }
+  };
+  let statusWatch = null;
+  document.addEventListener('click', function (e) {
+    if (!(e.target && e.target.closest && e.target.closest('#nqa-upload, #nqa-paste-add'))) {
+      return;
+    }
+    setTimeout(showStatus, 50);
+    const s = document.querySelector('#nqa-add-status');
+    if (!s || !window.MutationObserver) return;
+    if (statusWatch) statusWatch.disconnect();
+    statusWatch = new MutationObserver(function () { setTimeout(showStatus, 30); });
+    statusWatch.observe(s, { childList: true, subtree: true, characterData: true });
+    setTimeout(function () { if (statusWatch) statusWatch.disconnect(); }, 120000);
+  }, true);
   document.addEventListener('toggle', function (e) {
     const d = e.target;
     if (d && d.classList && d.classList.contains('nqa-full') && d.open) {
@@ -590,7 +638,7 @@ def _chat_tab(service: Service) -> SimpleNamespace:
                 ui.stop = gr.Button("Stop", variant="stop", elem_id="nqa-stop",
                                     scale=1, min_width=80, visible=False)
                 ui.clear = gr.Button("Clear chat", elem_id="nqa-clear", scale=1,
-                                     min_width=80)
+                                     min_width=112)  # one line at 1280 px
         with gr.Column(scale=2):
             gr.Markdown("#### Source")
             ui.source_panel = gr.HTML(
