@@ -194,6 +194,9 @@ class AnswerSentence:
     """True when the model's [n] was replaced or added by the checker."""
     reason: str = ""
     """Why the checker did not show it ("not in the articles: Moscow"); empty when shown."""
+    quoted: bool = False
+    """Copied verbatim from its passage by the system (an open answer's added sentence, see
+    ``qa.answer.open_answer.COMPLEMENT``), not written by the model."""
 
     def to_dict(self) -> dict:
         """The ``--json`` shape of one sentence and its check verdict."""
@@ -203,6 +206,7 @@ class AnswerSentence:
             "verdict": "supported" if self.supported else "removed",
             "reason": self.reason,
             "corrected": self.corrected,
+            "quoted": self.quoted,
             "citations": [c.to_dict() for c in self.citations],
         }
 

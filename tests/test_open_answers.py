@@ -151,19 +151,43 @@ def test_each_checked_sentence_streams_with_its_citations_and_removals_are_repor
     assert partial and partial[0].sentences[0].supported
     assert partial[0].sentences[0].citations  # shown with its citations before the end
     final = next(e.answer for e in events if isinstance(e, FinalEvent))
-    assert [s.supported for s in final.sentences] == [True, False, True]
+    written = [s for s in final.sentences if not s.quoted]
+    assert [s.supported for s in written] == [True, False, True]
     assert final.removed[0].reason.startswith("not in the articles")
     assert "37" not in final.text and "Moscow" not in final.text
     # the third sentence cited [1] but its facts are in the renovation paragraph
-    third = final.sentences[2]
+    third = written[2]
     assert third.corrected and "9.78 billion" in third.citations[0].quote
     _, article = _seed()[0], _seed()[0]
     for c in final.citations:
         assert article[c.start:c.end] == c.quote
     d = final.to_dict()
     assert d["shape"] == "open" and d["removed"] == 1
-    assert [s["verdict"] for s in d["sentences"]] == ["supported", "removed", "supported"]
-    assert d["sentences"][1]["reason"].startswith("not in the articles")
+    model = [s for s in d["sentences"] if not s["quoted"]]
+    assert [s["verdict"] for s in model] == ["supported", "removed", "supported"]
+    assert model[1]["reason"].startswith("not in the articles")
+
+
+def test_the_best_sentences_the_model_left_out_are_added_verbatim_and_cited():
+    body, _ = _seed()
+    events, _ = _run("Why did North Korea blow up the office?",
+                     ["North Korea blew up the liaison office in Kaesong on Tuesday [1]."])
+    final = final_answer(events)
+    quoted = [s for s in final.sentences if s.quoted]
+    assert 1 <= len(quoted) <= 2 and all(s.supported for s in quoted)
+    model_cites = {c.start for s in final.sentences if not s.quoted for c in s.citations}
+    for s in quoted:
+        (c,) = s.citations
+        assert body[c.start:c.end] == c.quote and c.quote.split()[0] in s.text
+        assert c.start not in model_cites  # never the sentence the model already cited
+    # they are the sentences most about the question that the model did not cite
+    ev = build_evidence("Why did North Korea blow up the office?", _seed()[1], EMBEDDER.encode)
+    best = [ev.sentences[int(i)].start for i in np.argsort(-ev.question_scores)
+            if ev.sentences[int(i)].start not in model_cites]
+    assert [s.citations[0].start for s in quoted] == best[:len(quoted)]
+    events, _ = _run("In one sentence, what happened in this story?",
+                     ["North Korea blew up the liaison office in Kaesong on Tuesday [1]."])
+    assert not any(s.quoted for s in final_answer(events).sentences)
 
 
 def test_an_open_question_about_something_the_article_never_mentions_is_refused_unasked():
@@ -227,6 +251,6 @@ def test_qa_ask_prints_sentences_with_footnotes_and_json_verdicts(seeded_kb, cap
     assert "  [1] North Korea Blows up Liaison Office" in out and "Moscow" not in out
     assert cli.main(["ask", "--json", "Summarize the article."]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert [s["verdict"] for s in d["sentences"]] == ["supported", "removed"]
+    assert [s["verdict"] for s in d["sentences"] if not s["quoted"]] == ["supported", "removed"]
     assert d["sentences"][0]["citations"][0]["quote"].startswith("North Korea blew up")
     assert np.isfinite(d["confidence"])

@@ -59,7 +59,7 @@ class Scope:
         return self.evidence.passages
 
 
-def _centrality(vectors: np.ndarray) -> np.ndarray:
+def centrality(vectors: np.ndarray) -> np.ndarray:
     """Each sentence's cosine with the article's mean sentence: its most central sentences
     say what the whole article says."""
     if not len(vectors):
@@ -89,7 +89,7 @@ def article_selection(evidence: Evidence, budget: int = OPEN_CONTEXT_CHARS,
     if sum(sizes) <= budget:
         return set(range(len(sizes)))
     chosen = {0} if sizes else set()
-    central = np.argsort(-_centrality(evidence.vectors), kind="stable")
+    central = np.argsort(-centrality(evidence.vectors), kind="stable")
     _pick([int(i) for i in central], sizes, int(budget * (1 - question_share)), chosen)
     relevant = np.argsort(-evidence.question_scores, kind="stable")
     _pick([int(i) for i in relevant], sizes, budget, chosen)
