@@ -178,6 +178,30 @@ def test_desktop_chat_citations_safety_reload(app, playwright, tmp_path):
     browser.close()
 
 
+def test_open_answer_sentences_each_highlight_their_own_sentence(app, playwright, tmp_path):
+    """"Summarize the article": several sentences, each with its own footnote, and clicking
+    each footnote highlights that footnote's supporting sentence (the fake model cites the
+    first sentence of each passage; the system adds the most central ones it left out)."""
+    browser = open_browser(playwright, tmp_path / "profile")
+    page = browser.new_page()
+    page.goto(app)
+    page.locator("#nqa-question textarea").wait_for(timeout=PAGE_MS)
+    answer = ask(page, "Summarize the article.")
+    assert "nqa-open" in (answer.get_attribute("class") or ""), answer.inner_text()
+    numbers = sorted(set(cite_numbers(answer)))
+    assert len(numbers) >= 3 and numbers == list(range(1, len(numbers) + 1))
+    quotes = [" ".join(q.split()) for q in page.locator("#nqa-chat .nqa-sources").last
+              .locator("q.nqa-quote .nqa-quote-span").all_inner_texts()]
+    assert len(quotes) == len(numbers) and len(set(quotes)) == len(quotes)
+    for n, quote in zip(numbers, quotes, strict=True):
+        highlighted = open_citation(page, answer, quote[:40], n=n)
+        assert " ".join(highlighted.split()) == quote
+    page.screenshot(path=str(tmp_path / "open.png"))
+    # the picker lists the article; with it picked, a summary reads that article
+    assert page.locator("#nqa-about").count() == 1
+    browser.close()
+
+
 def test_phone_citation_tap_and_documents_table(app, playwright, tmp_path):
     browser = open_browser(playwright, tmp_path / "profile", PHONE)
     page = browser.new_page()

@@ -103,6 +103,28 @@ def test_an_invented_number_or_name_is_removed_with_its_reason(sentence, missing
     assert v.reason.startswith("not in the articles") and missing in v.reason
 
 
+@pytest.mark.parametrize("sentence,phrase", [
+    # every word is in the passage, the phrase is not: Kaesong is in the North
+    ("North Korea blew up an office in Kaesong, South Korea, threatening to cut ties [1].",
+     "kaesong south korea"),
+    ("South Korean KCNA state news said the office was ruined [1].", "south korean kcna"),
+])
+def test_a_name_phrase_the_passage_does_not_hold_is_removed(sentence, phrase):
+    v = check_sentence(sentence, _evidence())
+    assert not v.supported and phrase in v.reason
+
+
+def test_name_phrases_keep_lists_and_names_as_written():
+    from qa.answer.sentence_check import name_phrases
+
+    assert name_phrases("Amazon, Microsoft and Google cut jobs.") == []
+    assert name_phrases("South Korea's President Moon Jae-in wants talks.") == [
+        "south korea's president moon jae-in"]
+    v = check_sentence("South Korea's President Moon Jae-in wants to coax the North into "
+                       "cooperation [1].", _evidence())
+    assert v.supported
+
+
 def test_a_sentence_whose_words_are_in_no_passage_is_removed():
     v = check_sentence("The weather was sunny and many tourists visited the beaches [1].",
                        _evidence())

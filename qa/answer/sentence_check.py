@@ -75,6 +75,8 @@ class Facts:
     percents: tuple[str, ...]
     terms: tuple[str, ...]
     """Other content words."""
+    phrases: tuple[str, ...] = ()
+    """Names of several words as written ("south korean kcna"): ``name_phrases``."""
 
     @property
     def empty(self) -> bool:
@@ -114,7 +116,47 @@ def facts_of(claim: str) -> Facts:
              and _number(w) is None and len(w) > 2]
     percents = tuple(m.replace(",", ".") for m in _PERCENT.findall(text))
     return Facts(tuple(dict.fromkeys(names)), tuple(dict.fromkeys(numbers)), percents,
-                 tuple(dict.fromkeys(terms)))
+                 tuple(dict.fromkeys(terms)), tuple(dict.fromkeys(name_phrases(claim))))
+
+
+_CAP = re.compile(r"[A-Z][\w'’.-]*")
+
+
+def _plain_words(text: str) -> str:
+    return " ".join(re.sub(r"[^\w'\s-]", " ", text.replace("’", "'").lower()).split())
+
+
+def name_phrases(claim: str) -> list[str]:
+    """Runs of two or more capitalised words ("South Korean KCNA", "Moon Jae-in"), and a
+    name followed by its place ("Kaesong, South Korea," but not the list "Amazon, Microsoft
+    and Google"): a phrase the passage must hold as written. Each word of a wrong phrase can
+    be in the passage ("South Korean", "KCNA") while the phrase says something it does not
+    (KCNA is North Korea's news agency)."""
+    words = re.findall(r"[^\s,;:()]+|[,;:()]", claim)
+    runs: list[tuple[int, int]] = []
+    i = 0
+    while i < len(words):
+        if _CAP.fullmatch(words[i].rstrip(".")) and not (
+                i == 0 and words[i].lower() in _SENTENCE_START):
+            j = i
+            while j + 1 < len(words) and _CAP.fullmatch(words[j + 1].rstrip(".")):
+                j += 1
+            runs.append((i, j))
+            i = j + 1
+        else:
+            i += 1
+    phrases = []
+    for k, (a, b) in enumerate(runs):
+        if b > a:
+            phrases.append(" ".join(words[a:b + 1]))
+        if k + 1 < len(runs):
+            c, d = runs[k + 1]
+            after = words[d + 1] if d + 1 < len(words) else "."
+            if (c == b + 2 and words[b + 1] == "," and (a == 0 or words[a - 1] != ",")
+                    and after.lower() not in ("and", "or")
+                    and not _CAP.fullmatch(after.rstrip("."))):
+                phrases.append(" ".join(words[a:b + 1]) + " " + " ".join(words[c:d + 1]))
+    return [_plain_words(p) for p in phrases if len(_plain_words(p).split()) >= 2]
 
 
 def _stem_match(word: str, have: set[str], prefixes: set[str]) -> bool:
@@ -148,6 +190,10 @@ class _Vocabulary:
                 nums.add(digits)
         self.numbers = nums
         self.percents = {m.replace(",", ".") for m in _PERCENT.findall(text)}
+        self.plain = f" {_plain_words(text)} "
+
+    def has_phrase(self, phrase: str) -> bool:
+        return f" {phrase} " in self.plain
 
     def has_name(self, name: str) -> bool:
         if name in self.words:
@@ -197,6 +243,7 @@ class SentenceVerdict:
 
 def _missing(facts: Facts, vocab: _Vocabulary) -> tuple[list[str], float]:
     missing = [n for n in facts.names if not vocab.has_name(n)]
+    missing += [f"“{p}”" for p in facts.phrases if not vocab.has_phrase(p)]
     missing += [n for n in facts.numbers if not vocab.has_number(n)]
     missing += [f"{p}%" for p in facts.percents if p not in vocab.percents]
     share = (sum(1 for t in facts.terms if vocab.has_term(t)) / len(facts.terms)

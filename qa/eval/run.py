@@ -297,6 +297,7 @@ def _answer(kb: KnowledgeBase, r: QuestionResult, asked: str, as_of: str | None)
     r.shape = answer.shape
     if answer.shape == "open":
         r.sentences = [{"text": s.text, "shown": s.supported, "reason": s.reason,
+                        "quoted": s.quoted,
                         "cited": [{"n": c.n, "title": c.passage.title, "quote": c.quote}
                                   for c in s.citations]} for s in answer.sentences]
     if r.key_points is not None:

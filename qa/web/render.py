@@ -252,8 +252,8 @@ def answer_html(answer: Answer, *, note: str = "", elapsed: float | None = None)
     body = _body(answer, numbering)
     notes = sorted(numbering.notes.values(), key=lambda n: n.n)
     removed = removed_note(answer)
-    parts = [f'<div class="nqa-answer" data-kind="{answer.kind}" data-shape="{answer.shape}">'
-             f'{body}</div>',
+    shape = " nqa-open" if answer.shape == "open" else ""
+    parts = [f'<div class="nqa-answer{shape}" data-kind="{answer.kind}">{body}</div>',
              f'<div class="nqa-removed">{html.escape(removed)}</div>' if removed else "",
              _sources_list(notes)]
     meta = support_words(answer, notes)
@@ -332,7 +332,7 @@ def pending_html(stages: list[Stage], now: float, *, preview: Answer | None = No
         # an open answer's sentences that passed the check, each with its footnotes
         numbering = _Numbering(partial.passages)
         removed = removed_note(partial)
-        parts.append(f'<div class="nqa-answer nqa-partial" data-shape="open">'
+        parts.append(f'<div class="nqa-answer nqa-partial nqa-open">'
                      f'{_body(partial, numbering)}</div>'
                      + (f'<div class="nqa-removed">{html.escape(removed)}</div>'
                         if removed else ""))

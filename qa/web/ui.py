@@ -311,6 +311,23 @@ def _doc_choices(docs: list[dict]) -> list[tuple[str, str]]:
              d["doc_id"]) for d in docs]
 
 
+ALL_ARTICLES = "All articles (the conversation's, or the best match)"
+
+
+def _listed(service: Service) -> list[dict]:
+    """The documents as the page lists them; none when the store cannot be read now (the
+    page still loads, and says why on the Documents tab)."""
+    try:
+        return service.documents()
+    except Exception:
+        return []
+
+
+def _about_choices(docs: list[dict]) -> list[tuple[str, str]]:
+    """The chat's "Article for summaries" choices: none picked, or one document."""
+    return [(ALL_ARTICLES, "")] + _doc_choices(docs)
+
+
 def _remove_summary(removed: list[Removed]) -> str:
     titles = ", ".join(f"“{r.info['title']}”" for r in removed[:3])
     more = f" and {len(removed) - 3} more" if len(removed) > 3 else ""
@@ -343,10 +360,12 @@ class Handlers:
                                  value=[p for p in picked or [] if p in listed]),
                 gr.Chatbot(examples=_examples(self.service)),
                 _settings_md(self.service),
+                gr.Dropdown(choices=_about_choices(self.service.documents() if query
+                                                   else docs)),
             )
         except Exception as exc:  # keep what is shown; say why it could not be refreshed
             gr.Warning(user_message(exc))
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
     def ui_refresh_on_load(self, query: str | None, picked: list[str] | None):
         """The refresh that follows a page load. It runs while the reader may already be
@@ -360,14 +379,17 @@ class Handlers:
         return shown
 
     # -- chat --------------------------------------------------------------------------------
-    def ui_chat(self, question: str, messages: list, k: float, request: gr.Request):
-        """Outputs: question box, chat, saved chat, Ask button, Stop button."""
+    def ui_chat(self, question: str, messages: list, k: float, about: str | None,
+                request: gr.Request):
+        """Outputs: question box, chat, saved chat, Ask button, Stop button. ``about``: the
+        article the reader picked for open questions ("" = none: the one the chat last
+        cited, the only one, or the best match)."""
         messages = list(messages or [])
         session = getattr(request, "session_hash", None) or ""
         try:  # a rejected question is said so and never enters the chat
             run = self.service.start_answer(question or "", history_pairs(messages), int(k),
                                             session=session,
-                                            about=last_cited_document(messages))
+                                            about=about or last_cited_document(messages))
         except QAError as exc:
             gr.Warning(str(exc)[:300])
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -603,7 +625,7 @@ def build_ui(service: Service) -> gr.Blocks:
                 chat = _chat_tab(service)
             with gr.Tab("Documents", id="documents"):
                 docs = _documents_tab(service, h.initial_choices)
-        refreshed = [docs.docs_html, docs.picked, chat.chatbot, chat.settings_md]
+        refreshed = [docs.docs_html, docs.picked, chat.chatbot, chat.settings_md, chat.about]
         _wire_chat(demo, h, chat, docs, saved, refreshed)
         _wire_documents(h, docs, refreshed)
         _wire_api(h, docs)
@@ -643,6 +665,11 @@ def _chat_tab(service: Service) -> SimpleNamespace:
             gr.Markdown("#### Source")
             ui.source_panel = gr.HTML(
                 empty_source_html(), elem_id="nqa-source-panel", js_on_load=CLICK_JS,
+            )
+            ui.about = gr.Dropdown(
+                choices=_about_choices(_listed(service)), value="", elem_id="nqa-about",
+                label="Article for summaries and explanations", interactive=True,
+                info="“Summarize it”, “Why…?”, “What happens next?” read this whole article.",
             )
             with gr.Accordion("Settings", open=False, elem_id="nqa-settings"):
                 ui.settings_md = gr.Markdown(_settings_md(service))
@@ -706,7 +733,8 @@ def _documents_tab(service: Service, choices: list[tuple[str, str]]) -> SimpleNa
 
 def _wire_chat(demo: gr.Blocks, h: Handlers, chat: SimpleNamespace, docs: SimpleNamespace,
                saved: gr.BrowserState, refreshed: list) -> None:
-    ask_args = {"fn": h.ui_chat, "inputs": [chat.question, chat.chatbot, chat.k_slider],
+    ask_args = {"fn": h.ui_chat, "inputs": [chat.question, chat.chatbot, chat.k_slider,
+                                            chat.about],
                 "outputs": [chat.question, chat.chatbot, saved, chat.send, chat.stop],
                 "concurrency_limit": CONCURRENCY, "concurrency_id": "answer", **_QUIET}
     for trigger in (chat.question.submit, chat.send.click):
