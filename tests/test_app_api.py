@@ -64,6 +64,17 @@ def test_off_topic_question_is_refused_with_nearest_passages(client):
     assert answer["passages"], "a refusal lists the nearest passages"
 
 
+def test_an_open_question_gets_checked_sentences_about_the_picked_article(client):
+    listed = client.predict(api_name="/list")
+    doc = listed[0]["doc_id"]
+    answer = client.predict("Summarize the article.", None, 0, doc[:8], api_name="/ask")
+    assert answer["shape"] == "open" and not answer["refused"]
+    shown = [s for s in answer["sentences"] if s["shown"]]
+    assert len(shown) >= 3 and all(s["citations"] for s in shown)
+    assert {c["doc_id"] for s in shown for c in s["citations"]} == {doc}
+    assert all(s["verdict"] == "supported" for s in shown)
+
+
 def test_empty_question_is_a_clear_error(client):
     with pytest.raises(Exception, match="empty"):
         client.predict("   ", None, 0, api_name="/ask")
