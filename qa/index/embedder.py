@@ -1,7 +1,7 @@
 """The embedder: all-MiniLM-L6-v2 from a PyPI package, never from a hub.
 
-One ``Embedder`` object serves both needs: LangChain ``Embeddings`` for Chroma and the
-question, and numpy vectors for the sentence-level work (evidence, rerank, extractive
+One ``Embedder`` object serves both needs: LangChain's ``Embeddings`` interface for Chroma and
+the question, and numpy vectors for the sentence-level work (evidence, rerank, extractive
 answer). The knowledge base makes it from its settings and hands it on, so the citations of a
 store are checked with the model that built it. One model instance is shared per process and
 model name.
@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
 from qa.config import offline_environment
 from qa.errors import QAError
@@ -267,9 +266,14 @@ def onnx_encoder(name: str, models_dir: Path | None = None) -> OnnxEncoder | Non
         return _onnx[path]
 
 
-class Embedder(Embeddings):
-    """The shared model, normalized for cosine search: a LangChain ``Embeddings`` for Chroma
-    and ``encode`` for numpy work.
+class Embedder:
+    """The shared model, normalized for cosine search: LangChain's ``Embeddings`` interface for
+    Chroma and ``encode`` for numpy work.
+
+    Not a subclass of ``langchain_core.embeddings.Embeddings``: importing it costs a cold
+    ``qa list`` a few tenths of a second for nothing. It has the same four methods, and the
+    store registers the class as a virtual subclass where it hands it to LangChain
+    (``register_with_langchain``), so ``isinstance`` checks still hold there.
 
     ``HuggingFaceEmbeddings`` would load a second copy of the model per instance and import
     sentence-transformers eagerly; this shares one lazily-loaded model per name, run through
@@ -330,6 +334,24 @@ class Embedder(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         return self.encode([text])[0].tolist()
 
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(None, self.embed_documents, texts)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(None, self.embed_query, text)
+
     def warm_up(self) -> None:
         """Load the model now (e.g. at app start) so the first question does not wait for it."""
         self.encode(["warm up"])
+
+
+def register_with_langchain() -> None:
+    """Make ``Embedder`` a virtual subclass of LangChain's ``Embeddings`` (where LangChain is
+    imported anyway: the store's langchain-chroma wrapper)."""
+    from langchain_core.embeddings import Embeddings
+
+    Embeddings.register(Embedder)

@@ -442,6 +442,9 @@ class ChromaStore:
         """langchain-chroma over the chunk collection, embedding with our embedder."""
         from langchain_chroma import Chroma
 
+        from qa.index.embedder import register_with_langchain
+
+        register_with_langchain()
         return Chroma(
             client=self.client,
             collection_name=self.name,
