@@ -1,7 +1,7 @@
 """Cold `qa` commands without a running app (issue 27): each run a fresh process, as a script,
 a cron job or a quick question from the terminal runs them.
 
-    .venv/bin/python bench/cold_cli.py [--runs 3] [--llm embedded] [--no-ask]
+    .venv/bin/python bench/cold_cli.py [--runs 3] [--llm embedded] [--no-ask] [--before SRC]
 
 The store holds the shipped article only (``QA_SEED_CORPUS=1``, a fresh folder, seeded by one
 uncounted command). Each round runs, in this order: ``python -c "import qa"`` (the baseline:
@@ -14,8 +14,10 @@ Then, once, where the time of a cold ``qa ask`` goes, measured inside one fresh 
 imports and opening the store, the embedder, retrieval, loading the model (llama.cpp maps the
 GGUF), the prompt's prefill (to the first token) and the rest of the answer.
 
-Printed: median (min) seconds of the counted rounds, each as a multiple of the baseline, and
-the load average, to compare runs on a machine whose speed changes. The issue's goals, quiet
+Printed: median (min) seconds of the counted rounds, each as a multiple of the baseline, the
+median CPU seconds (user + system) of each command, which other jobs on a shared machine change
+much less than its wall time (a command that runs on one core takes about its CPU time on a
+quiet machine; the model's prefill runs on two), and the load average. The issue's goals, quiet
 2-core machine: list <= 1 s, search <= 2 s, ask first token <= 4 s and complete <= 8 s.
 """
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -65,6 +68,12 @@ print(json.dumps(marks))
 """
 
 
+def cpu() -> float:
+    """CPU seconds used so far by this script's finished children."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def med(xs: list[float]) -> float:
     xs = [x for x in xs if x == x]
     return statistics.median(xs) if xs else float("nan")
@@ -75,33 +84,52 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3, help="counted rounds (default 3)")
     ap.add_argument("--llm", help="QA_LLM (default: the environment's, else the embedded model)")
     ap.add_argument("--no-ask", action="store_true", help="list and search only")
+    ap.add_argument("--before", metavar="SRC", help="also run the commands of another newsqa "
+                    "source tree (e.g. `git archive COMMIT | tar -x -C SRC`), interleaved, on "
+                    "its own store: before / after in the same run")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="newsqa-cold-"))
-    env = {k: v for k, v in os.environ.items() if k not in ("QA_CHROMA_URL", "QA_DATA_DIR")}
-    env.update(QA_DATA_DIR=str(tmp / "data"), QA_SEED_CORPUS="1", QA_NO_SERVER="1")
+    base_env = {k: v for k, v in os.environ.items()
+                if k not in ("QA_CHROMA_URL", "QA_DATA_DIR", "PYTHONPATH")}
+    base_env.update(QA_SEED_CORPUS="1", QA_NO_SERVER="1")
     if args.llm:
-        env["QA_LLM"] = args.llm
-    llm = env.get("QA_LLM", "embedded")
+        base_env["QA_LLM"] = args.llm
+    llm = base_env.get("QA_LLM", "embedded")
+    sides = {"": {**base_env, "QA_DATA_DIR": str(tmp / "data"), "PYTHONPATH": str(ROOT)}}
+    if args.before:
+        sides["before: "] = {**base_env, "QA_DATA_DIR": str(tmp / "before"),
+                             "PYTHONPATH": str(Path(args.before).resolve())}
     keys = ["import qa", "list", "search"] + ([] if args.no_ask else ["ask first token",
                                                                      "ask complete"])
-    runs: dict[str, list[float]] = {k: [] for k in keys}
+    runs: dict[str, list[float]] = {f"{side}{k}": [] for side in sides for k in keys}
+    cpus: dict[str, list[float]] = {k: [] for k in runs}
     phases = None
+
+    def run(key: str, cmd: list[str], env: dict) -> None:
+        c = cpu()
+        runs[key].append(timed(cmd, env))
+        cpus[key].append(cpu() - c)
+
     try:
-        timed([QA, "--local", "list"], env)  # seeds the store: not counted
+        for env in sides.values():
+            timed([QA, "--local", "list"], env)  # seeds the store: not counted
         for rnd in range(1, args.runs + 1):
-            runs["import qa"].append(timed([str(PY), "-c", "import qa"], env))
-            runs["list"].append(timed([QA, "--local", "list"], env))
-            runs["search"].append(timed([QA, "--local", "search", SEARCH, "-k", "3", "--json"],
-                                        env))
-            if not args.no_ask:
-                _, first, total = timed_ask([QA, "--local", "ask", SEARCH], env)
-                runs["ask first token"].append(first)
-                runs["ask complete"].append(total)
+            for side, env in sides.items():
+                run(f"{side}import qa", [str(PY), "-c", "import qa"], env)
+                run(f"{side}list", [QA, "--local", "list"], env)
+                run(f"{side}search", [QA, "--local", "search", SEARCH, "-k", "3", "--json"],
+                    env)
+                if not args.no_ask:
+                    c = cpu()
+                    _, first, total = timed_ask([QA, "--local", "ask", SEARCH], env)
+                    runs[f"{side}ask first token"].append(first)
+                    runs[f"{side}ask complete"].append(total)
+                    cpus[f"{side}ask complete"].append(cpu() - c)
             print(f"round {rnd}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in runs.items()),
                   file=sys.stderr, flush=True)
         if not args.no_ask:
-            out = subprocess.run([str(PY), "-c", PHASES, SEARCH], env=env, cwd=ROOT,
+            out = subprocess.run([str(PY), "-c", PHASES, SEARCH], env=sides[""], cwd=ROOT,
                                  capture_output=True, text=True, timeout=900)
             if out.returncode == 0:
                 phases = json.loads(out.stdout.strip().splitlines()[-1])
@@ -115,12 +143,13 @@ def main() -> int:
     print(f"\ncold `qa` commands (--local, a fresh process each), median (min) of {args.runs}, "
           f"QA_LLM={llm}, {os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} "
           "(1 / 5 min) at the end\n")
-    print("| command | cold | x `import qa` |")
-    print("|---|---|---|")
+    print("| command | cold, wall | x `import qa` | CPU (user + system) |")
+    print("|---|---|---|---|")
     for key, xs in runs.items():
         m = med(xs)
         lo = min((x for x in xs if x == x), default=float("nan"))
-        print(f"| {key} | {m:.2f} s ({lo:.2f}) | {m / base:.0f}x |")
+        c = f"{med(cpus[key]):.2f} s" if cpus[key] else ""
+        print(f"| {key} | {m:.2f} s ({lo:.2f}) | {m / base:.0f}x | {c} |")
     if phases:
         print("\nwhere a cold `qa ask` goes (one fresh process, seconds since it started):\n")
         prev = 0.0
