@@ -110,3 +110,15 @@ def test_cold_commands_import_only_what_they_need(models_dir, tmp_path):
                         models_dir, data) == "[] 0"
     assert _imported_by(["list"], models_dir, data) == "[] 0"
     assert _imported_by(["remove", "no-such-document"], models_dir, data) == "[] 1"
+
+
+def test_the_embedder_is_langchains_embeddings_where_it_is_handed_to_langchain(models_dir):
+    import asyncio
+
+    from langchain_core.embeddings import Embeddings
+
+    emb.register_with_langchain()  # what the store does before building langchain-chroma
+    e = emb.Embedder(NAME, models_dir=models_dir)
+    assert isinstance(e, Embeddings)
+    assert asyncio.run(e.aembed_query("Seoul")) == e.embed_query("Seoul")
+    assert asyncio.run(e.aembed_documents(["a", "b"])) == e.embed_documents(["a", "b"])
