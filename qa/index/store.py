@@ -442,6 +442,9 @@ class ChromaStore:
         """langchain-chroma over the chunk collection, embedding with our embedder."""
         from langchain_chroma import Chroma
 
+        from qa.index.embedder import register_with_langchain
+
+        register_with_langchain()
         return Chroma(
             client=self.client,
             collection_name=self.name,
@@ -765,18 +768,23 @@ class ChromaStore:
     def search(self, vector: Sequence[float], k: int) -> list[Passage]:
         """Nearest chunks of live document versions, best first."""
         fetch = max(k * 2, k + 4)
-        hits = self.vectorstore.similarity_search_by_vector_with_relevance_scores(
-            list(vector), k=fetch
-        )
+        # the collection's own query, as langchain-chroma's similarity search makes it, without
+        # importing langchain-chroma (half a second of a cold `qa search`, issue 27)
+        res = self.chunks.query(query_embeddings=[list(vector)], n_results=fetch,
+                                include=["documents", "metadatas", "distances"])
         out: list[Passage] = []
-        for doc, dist in hits:
-            meta = doc.metadata
+        for chunk_id, text, meta, dist in zip(res["ids"][0], res["documents"][0],
+                                              res["metadatas"][0], res["distances"][0],
+                                              strict=True):
+            if text is None:
+                continue  # as langchain-chroma: a record without a document is no passage
+            meta = meta or {}
             doc_id = meta["doc_id"]
             if self.version_of(doc_id) != meta["version"] and (
                 self.version_of(doc_id, refresh=True) != meta["version"]
             ):
                 continue  # a version not (or no longer) committed
-            out.append(passage_from(doc.id or "", meta, doc.page_content, 1.0 - float(dist)))
+            out.append(passage_from(chunk_id or "", meta, text, 1.0 - float(dist)))
             if len(out) == k:
                 break
         return out
