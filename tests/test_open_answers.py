@@ -212,6 +212,18 @@ def test_the_best_sentences_the_model_left_out_are_added_verbatim_and_cited():
     assert not any(s.quoted for s in final_answer(events).sentences)
 
 
+def test_a_whole_article_question_whose_sentences_were_all_removed_gets_its_central_ones():
+    events, _ = _run("What is this article about?",
+                     ["It is about a storm that hit Lisbon in 1999 [1]."])
+    final = final_answer(events)
+    assert not final.refused and final.removed and final.removed[0].reason
+    assert final.shown_sentences and all(s.quoted for s in final.shown_sentences)
+    # a question with a topic gets no such fallback: the model's failure is a refusal
+    events, _ = _run("Why did North Korea blow up the office?",
+                     ["It is about a storm that hit Lisbon in 1999 [1]."])
+    assert final_answer(events).refused
+
+
 def test_an_open_question_about_something_the_article_never_mentions_is_refused_unasked():
     events, llm = _run("What does the article say about the Olympics?", [])
     final = final_answer(events)

@@ -208,10 +208,13 @@ def complement(question: str, scope: Scope, sentences: Sequence[AnswerSentence],
                bullets: bool) -> list[AnswerSentence]:
     """The context's best sentences that the shown ones do not cite, verbatim and cited
     (``COMPLEMENT``): central ones for the whole article, else those most about the
-    question; none when the question asks for one sentence."""
+    question; when the question asks for one sentence, none (or the most central one, when
+    the check removed the model's)."""
     shown = [s for s in sentences if s.supported]
     room = min(COMPLEMENT, MAX_SHOWN - len(shown))
-    if room <= 0 or _ONE_SENTENCE.search(question):
+    if _ONE_SENTENCE.search(question):
+        room = 0 if shown else 1
+    if room <= 0:
         return []
     evidence = scope.evidence
     cited = {(c.passage.doc_id, c.start) for s in shown for c in s.citations}
@@ -319,7 +322,11 @@ def write_checked(question: str, scope: Scope, messages: list[BaseMessage],
             sentences += new
             if any(s.supported for s in new):
                 timings.setdefault("first_sentence", time.perf_counter() - t0)
-    if not declined and any(s.supported for s in sentences):
+    if not declined and (any(s.supported for s in sentences) or (
+            scope.whole_article is not None and about_whole_article(question)
+            and not topic_words(question))):
+        # a question about the whole article whose every written sentence was removed still
+        # gets the article's most central sentences: they are its own text
         added = complement(question, scope, sentences, bullets)
         if added:
             sentences += added
