@@ -141,6 +141,15 @@ def test_a_wrong_marker_is_moved_to_the_passage_that_holds_the_facts():
     assert v.supported and not v.corrected
 
 
+def test_a_cited_passage_holding_half_of_it_gives_way_to_one_holding_all_of_it():
+    ev = _evidence()
+    tension = next(i for i, p in enumerate(ev.passages) if "Tension has been rising" in p.text)
+    v = check_sentence("North Korea threatened to cut ties with South Korea and retaliate "
+                       "over the propaganda leaflets [1].", ev)
+    assert v.supported and v.corrected and v.passages == (tension,)
+    assert "retaliate" in ev.sentences[v.sentences[0]].text
+
+
 def test_sentences_complete_only_when_the_next_one_begins():
     done, tail = split_answer("North Korea blew up the office [1]. South Korea sa", final=False)
     assert done == ["North Korea blew up the office [1]."] and tail.startswith("South")

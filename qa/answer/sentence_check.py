@@ -317,17 +317,25 @@ def check_sentence(sentence: str, evidence: Evidence,
     tried += [([a, b], True) for a in range(n) for b in range(a + 1, n) if [a, b] != valid]
     best_missing: list[str] | None = None
     best_share = 0.0
+    chosen: tuple[list[int], bool, float] | None = None
     for group, moved in tried:
+        if chosen is not None and (len(group) > 1 or chosen[2] >= 1.0):
+            break  # a passage that holds it all is not bettered by a pair
         vocab = _Vocabulary(" ".join(passage_words(evidence.passages[pi]) for pi in group))
         ok, missing, share = _supports(facts, vocab)
-        if ok:
-            support = _support_sentences(facts, claim_vec, evidence, group)
-            used = tuple(sorted({evidence.sentences[i].passage_index for i in support}))
-            return SentenceVerdict(text, True, used or tuple(group), support, tuple(cited),
-                                   moved and bool(valid) or not valid, "", share)
+        if ok and (chosen is None or share > chosen[2]):
+            # the passage that holds most of it: a cited passage that holds only half of its
+            # key terms gives way to one that holds them all ("cut ties", "retaliate")
+            chosen = (group, moved, share)
         if best_missing is None or len(missing) < len(best_missing) or (
                 len(missing) == len(best_missing) and share > best_share):
             best_missing, best_share = missing, share
+    if chosen is not None:
+        group, moved, share = chosen
+        support = _support_sentences(facts, claim_vec, evidence, group)
+        used = tuple(sorted({evidence.sentences[i].passage_index for i in support}))
+        return SentenceVerdict(text, True, used or tuple(group), support, tuple(cited),
+                               moved and bool(valid) or not valid, "", share)
     if best_missing:
         reason = f"not in the articles: {', '.join(best_missing[:3])}"
     else:
