@@ -1,4 +1,4 @@
-"""Regenerate the README screenshots (docs/img/progress.png, chat.png, source.png,
+"""Regenerate the README screenshots (docs/img/progress.png, chat.png, source.png, open.png,
 documents.png, and the phone's phone-source.png, phone-documents.png).
 
     .venv/bin/python scripts/screenshots.py            # the real default model (QA_LLM)
@@ -55,6 +55,11 @@ def main() -> None:
             open_citation(page, answer, "9.78")
             page.mouse.move(5, 5)  # no hover card over the panel
             page.screenshot(path=str(args.out / "source.png"))
+            # an open answer: several checked sentences, each footnote its own sentence
+            answer = ask(page, "Summarize the article.", timeout=600_000)
+            open_citation(page, answer, "", n=2)
+            page.mouse.move(5, 5)
+            page.screenshot(path=str(args.out / "open.png"))
             page.get_by_role("tab", name="Documents").click()
             page.locator("#nqa-docs table").wait_for()
             page.screenshot(path=str(args.out / "documents.png"))
@@ -73,8 +78,8 @@ def main() -> None:
             page.wait_for_timeout(300)
             page.screenshot(path=str(args.out / "phone-documents.png"))
             phone.close()
-    for name in ("progress.png", "chat.png", "source.png", "documents.png", "phone-source.png",
-                 "phone-documents.png"):
+    for name in ("progress.png", "chat.png", "source.png", "open.png", "documents.png",
+                 "phone-source.png", "phone-documents.png"):
         print(args.out / name)
 
 

@@ -261,6 +261,10 @@ def test_a_follow_up_about_the_same_article_shares_the_prompt_prefix():
     assert b[:cut] == a[:cut]  # only the question (and the earlier one) is new
     assert "Earlier question in this conversation: Summarize the article." in b
     assert len(llm2.calls) == 1  # no rewrite call
+    # a question about the whole article is not read as a follow-up of the earlier one
+    third, llm3 = _run("Summarize it.", ["North Korea blew up an office [1]."],
+                       history=history, about="seed")
+    assert "Earlier question" not in llm3.calls[0][-1].text
 
 
 def test_compare_reads_each_article_in_date_order_and_cites_both():

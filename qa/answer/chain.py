@@ -34,7 +34,7 @@ from qa.answer.grounding import (
     parse_reply,
     verify,
 )
-from qa.answer.intent import open_kind
+from qa.answer.intent import about_whole_article, open_kind
 from qa.answer.open_answer import stream_open
 from qa.answer.prompts import load_prompt
 from qa.answer.scope import DocumentPassages
@@ -279,7 +279,9 @@ def stream(
     if kind is not None:
         last_user = next((c for who, c in reversed(_history_lines(history)) if who == "User"),
                          "")
-        earlier = last_user if history and refers_back(question) else ""
+        # a question about the whole article ("Summarize it") is not about the earlier one
+        earlier = (last_user if history and refers_back(question)
+                   and not about_whole_article(question) else "")
         yield from stream_open(question, kind, earlier=earlier, retrieve=retrieve,
                                k=settings.top_k, llm=llm, encode=encode,
                                document_passages=document_passages, documents=documents,
