@@ -48,9 +48,15 @@ def passage_blocks(evidence: Evidence, budget: int = CONTEXT_CHARS) -> list[tupl
     retrieval order; a passage none of whose sentences made the budget is left out. A prefix
     of this list is a prefix of the prompt, so a first pass over the first blocks leaves the
     model's cache ready for the rest (``qa.answer.chain``)."""
+    return blocks_of(evidence, set(select_sentences(evidence, budget)))
+
+
+def blocks_of(evidence: Evidence, chosen: set[int]) -> list[tuple[int, str]]:
+    """Numbered, dated passage blocks of the ``chosen`` sentences (indices into
+    ``evidence.sentences``), in passage order, with "…" where text was cut; a passage's
+    later blocks say "same article as [n]" instead of repeating its title and date."""
     template = load_prompt("passage")
     same_article = load_prompt("passage_same_article")
-    chosen = set(select_sentences(evidence, budget))
     blocks: list[tuple[int, str]] = []
     first_of: dict[str, int] = {}
     for pi, p in enumerate(evidence.passages):

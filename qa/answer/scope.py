@@ -19,11 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.answer.context import short_title
+from qa.answer.context import blocks_of
 from qa.answer.evidence import Evidence, build_evidence
-from qa.answer.prompts import load_prompt
 from qa.index.embedder import Encoder
-from qa.text.dates import passage_date
 from qa.types import Passage
 
 OPEN_CONTEXT_CHARS = 3200
@@ -96,45 +94,13 @@ def article_selection(evidence: Evidence, budget: int = OPEN_CONTEXT_CHARS,
     return chosen
 
 
-def _blocks(evidence: Evidence, chosen: set[int]) -> list[tuple[int, str]]:
-    """Numbered, dated passage blocks (``prompts/passage*.txt``) with "…" where text was cut;
-    a passage none of whose sentences was chosen is left out."""
-    template = load_prompt("passage")
-    same_article = load_prompt("passage_same_article")
-    blocks: list[tuple[int, str]] = []
-    first_of: dict[str, int] = {}
-    for pi, p in enumerate(evidence.passages):
-        ids = evidence.sentences_of(pi)
-        keep = [i for i in ids if i in chosen]
-        if not keep:
-            continue
-        parts: list[str] = ["…"] if keep[0] != ids[0] else []
-        prev = None
-        for i in keep:
-            if prev is not None and i != prev + 1:
-                parts.append("…")
-            parts.append(evidence.sentences[i].text)
-            prev = i
-        if keep[-1] != ids[-1]:
-            parts.append("…")
-        text = " ".join(parts)
-        if p.doc_id in first_of:
-            blocks.append((pi + 1, same_article.format(n=pi + 1, first=first_of[p.doc_id],
-                                                       text=text)))
-        else:
-            first_of[p.doc_id] = pi + 1
-            blocks.append((pi + 1, template.format(n=pi + 1, title=short_title(p.title),
-                                                   date=passage_date(p), text=text)))
-    return blocks
-
-
 def whole_article(question: str, doc_id: str, document_passages: DocumentPassages,
                   encode: Encoder, budget: int = OPEN_CONTEXT_CHARS) -> Scope:
     """One whole document as the context (cut to ``budget`` when long)."""
     passages = document_passages(doc_id)
     evidence = build_evidence(question, passages, encode)
     chosen = article_selection(evidence, budget)
-    return Scope(evidence, tuple(_blocks(evidence, chosen)), doc_id)
+    return Scope(evidence, tuple(blocks_of(evidence, chosen)), doc_id)
 
 
 def _by_date(p: Passage) -> tuple[str, int]:
@@ -167,7 +133,7 @@ def across_articles(question: str, passages: Sequence[Passage], encode: Encoder,
             chosen.add(max(own, key=lambda i: scores[i]))
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
     _pick(order, sizes, budget, chosen)
-    return Scope(evidence, tuple(_blocks(evidence, chosen)), None)
+    return Scope(evidence, tuple(blocks_of(evidence, chosen)), None)
 
 
 def main_article(passages: Sequence[Passage]) -> str | None:
