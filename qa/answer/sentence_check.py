@@ -343,9 +343,6 @@ def check_sentence(sentence: str, evidence: Evidence,
     return SentenceVerdict(text, False, (), (), tuple(cited), False, reason, best_share)
 
 
-_LINE_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-
-
 def split_answer(text: str, final: bool) -> tuple[list[str], str]:
     """The complete sentences of a reply being written, and the unfinished rest. A sentence
     is complete when the next one has begun (or the reply is over): bullets and lines are
