@@ -63,8 +63,12 @@ _PATTERNS: tuple[tuple[OpenKind, re.Pattern[str]], ...] = tuple(
 _HOW_QUANTITY = re.compile(r"^\s*how (many|much|old|long|far|often|big|large|tall|high|soon)\b",
                            re.I)
 
+_PARTICLE = r"(?:de|des|du|da|di|del|della|van|von|der|den|ter|la|le|al|el|bin|ibn|dos|do)"
+"""Lower-case words inside a person's name: "Laurence des Cars", "Ursula von der Leyen"."""
+
 _WHO_IS = re.compile(r"^\s*(?i:who\s+(is|was|are|were))\s+"
-                     r"(?P<name>[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,3})"
+                     r"(?P<name>[A-Z][\w.'’-]*(?:\s+(?:" + _PARTICLE + r"\s+){0,2}"
+                     r"[A-Z][\w.'’-]*){0,3})"
                      r"\s*(?:[,?]|\bin (the|this)\b|$)")
 """"Who is Kim Yo Jong?": a name and nothing else asks who that person is, not for a name."""
 
@@ -129,6 +133,12 @@ def topic_words(question: str) -> list[str]:
             and not w.isdigit()]
 
 
+CALENDAR_WORDS = frozenset("""
+january february march april may june july august september october november december
+jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday
+saturday sunday
+""".split())
+
 _NAME = re.compile(r"(?<![\w.])[A-Z][\w'’.-]*(?:\s+(?:of\s+|the\s+)?[A-Z][\w'’.-]*)*")
 
 
@@ -142,7 +152,10 @@ def topic_names(question: str) -> list[str]:
             while words and (words[0].lower() in STOPWORDS or words[0].lower() in SCAFFOLDING
                              or words[0].lower() in ("who", "what", "why", "how", "when")):
                 words = words[1:]
-        words = [w for w in words if w.lower() not in SCAFFOLDING]
+        # a month or weekday dates the question ("the December Louvre article"): the
+        # passages carry it as their publication date, not as a name in their text
+        words = [w for w in words if w.lower() not in SCAFFOLDING
+                 and w.lower().rstrip(".") not in CALENDAR_WORDS]
         name = " ".join(w for w in words if w)
         if name and name.lower() not in STOPWORDS:
             names.append(name)

@@ -93,7 +93,8 @@ def _number(word: str) -> str | None:
 def facts_of(claim: str) -> Facts:
     """The names, numbers and key terms of a sentence (markers and bullets already gone)."""
     text = claim.replace("’", "'")
-    tokens = re.findall(r"[^\W_][\w'.-]*", text)
+    # "12,000" is one number: a comma before three digits stays inside the token
+    tokens = re.findall(r"[^\W_](?:[\w'.-]|,(?=\d{3}(?!\d)))*", text)
     names: list[str] = []
     numbers: list[str] = []
     for i, tok in enumerate(tokens):
