@@ -269,3 +269,24 @@ def can_mount_read_only(tmp_path: Path) -> bool:
                            f'mount --bind -o ro "{probe}" "{probe}" && ! touch "{probe}/x"'],
                           capture_output=True)
     return done.returncode == 0
+
+
+BROWSER_APP_START_S = 400
+"""Seconds the browser tests' app may take to start (running_app scales it): minutes on a
+machine busy with other test runs."""
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, request):
+    """The real app on a fresh store, one per browser test module."""
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    with running_app(tmp_path_factory.mktemp(name) / "data",
+                     start_s=BROWSER_APP_START_S) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        yield p

@@ -18,11 +18,15 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, RENOVATION_Q, open_browser, running_app, scaled
+from conftest import (
+    BROWSER_APP_START_S,
+    CHROMIUM,
+    RENOVATION_Q,
+    open_browser,
+    running_app,
+    scaled,
+)
 
-START_S = 400
-"""Seconds the app may take to start (running_app scales it): minutes on a machine busy with
-other test runs."""
 PAGE_MS = scaled(120_000)
 """Milliseconds the page may take to render (the same busy machine)."""
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
@@ -90,19 +94,6 @@ def first_quote(page) -> str:
     item = page.locator("#nqa-chat .nqa-sources").last.locator("li").first
     # the exact quote, marked inside its supporting sentence: what the source panel highlights
     return " ".join(item.locator("q.nqa-quote .nqa-quote-span").inner_text().split())
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("browser") / "data", start_s=START_S) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def playwright():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        yield p
 
 
 def test_desktop_chat_citations_safety_reload(app, playwright, tmp_path):
@@ -326,7 +317,7 @@ def _models_dir() -> Path:
 def test_real_model_answer_cited_and_highlighted(playwright, tmp_path):
     """The same checks with the packaged 1.5B model (minutes on 2 CPU cores), through the
     app's staged model wrapper: the JSON-constrained short answer, its quote highlighted."""
-    with running_app(tmp_path / "data", start_s=START_S, QA_LLM="embedded",
+    with running_app(tmp_path / "data", start_s=BROWSER_APP_START_S, QA_LLM="embedded",
                      QA_MODELS_DIR=str(_models_dir())) as url:
         browser = open_browser(playwright, tmp_path / "profile")
         page = browser.new_page()
@@ -348,7 +339,7 @@ def test_real_model_answer_cited_and_highlighted(playwright, tmp_path):
 
 def test_stop_ends_an_answer_and_the_model(playwright, tmp_path):
     log = tmp_path / "tokens.log"
-    with running_app(tmp_path / "data", script="tests/slow_app.py", start_s=START_S,
+    with running_app(tmp_path / "data", script="tests/slow_app.py", start_s=BROWSER_APP_START_S,
                      QA_TEST_TOKEN_LOG=str(log), QA_TEST_TOKEN_DELAY="0.3") as url:
         browser = open_browser(playwright, tmp_path / "profile")
         page = browser.new_page()

@@ -11,9 +11,8 @@ answer model, on a 1280x800 desktop and a 390x844 phone:
 from __future__ import annotations
 
 import pytest
-from conftest import CHROMIUM, RENOVATION_Q, open_browser, running_app, scaled
+from conftest import CHROMIUM, RENOVATION_Q, open_browser, scaled
 
-START_S = 400
 PAGE_MS = scaled(120_000)
 DESKTOP_1280 = {"viewport": {"width": 1280, "height": 800}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
@@ -26,19 +25,6 @@ pytestmark = [
         reason="Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)",
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("polish") / "data", start_s=START_S) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def playwright():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        yield p
 
 
 def _open(playwright, tmp_path, device):

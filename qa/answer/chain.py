@@ -37,7 +37,7 @@ from qa.answer.grounding import (
 from qa.answer.intent import about_whole_article, open_kind
 from qa.answer.open_answer import stream_open
 from qa.answer.prompts import load_prompt
-from qa.answer.scope import DocumentPassages
+from qa.answer.scope import DocumentPassages, Retrieve
 from qa.config import Settings
 from qa.index.embedder import Embedder
 from qa.llm.backends import avoid_options, structured_output
@@ -55,7 +55,6 @@ from qa.types import (
     final_answer,
 )
 
-Retrieve = Callable[[str, int], list[Passage]]
 HistoryItem = tuple[str, str] | BaseMessage
 """A past turn: LangChain's ``(role, content)`` with role 'user'/'human' or 'assistant'/'ai',
 or a message object."""

@@ -38,6 +38,7 @@ from qa.answer.quotes import is_assertion
 from qa.answer.scope import (
     CROSS_ARTICLE_KINDS,
     DocumentPassages,
+    Retrieve,
     Scope,
     across_articles,
     centrality,
@@ -96,7 +97,6 @@ relevant: the short-fact path's floor for a quote. The small model at times garb
 
 _ONE_SENTENCE = re.compile(r"\b(one|single|1) sentence\b|\bin (a|one) (word|line)\b", re.I)
 
-Retrieve = Callable[[str, int], list[Passage]]
 
 _SEVERAL = re.compile(r"\b(articles|stories|reports|coverage|pieces)\b", re.I)
 """A question about several articles ("Summarize the articles about X") reads passages from

@@ -40,6 +40,9 @@ CROSS_ARTICLE_KINDS = ("compare", "changed", "timeline")
 DocumentPassages = Callable[[str], list[Passage]]
 """The whole document as its passages in reading order (``KnowledgeBase.document_passages``)."""
 
+Retrieve = Callable[[str, int], list[Passage]]
+"""A search: (query, k) to the k best passages (``KnowledgeBase.retrieve`` as of a date)."""
+
 
 @dataclass(frozen=True)
 class Scope:
