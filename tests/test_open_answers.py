@@ -13,10 +13,12 @@ from answer_helpers import EMBEDDER, SEED_DATE, DenseRetriever, paragraphs, seed
 from qa.answer.chain import stream
 from qa.answer.evidence import build_evidence
 from qa.answer.intent import about_whole_article, open_kind, topic_names
-from qa.answer.open_answer import COMPLEMENT
+from qa.answer.open_answer import COMPLEMENT, NOVELTY, _new_words
+from qa.answer.scope import answer_scores
 from qa.answer.sentence_check import check_sentence, split_answer
 from qa.config import Settings
 from qa.llm.fake import FakeChatModel
+from qa.text.sentences import content_words
 from qa.types import FinalEvent, SentenceEvent, final_answer
 
 
@@ -207,16 +209,18 @@ def test_the_best_sentences_the_model_left_out_are_added_verbatim_and_cited():
     final = final_answer(events)
     quoted = [s for s in final.sentences if s.quoted]
     assert 1 <= len(quoted) <= COMPLEMENT and all(s.supported for s in quoted)
-    model_cites = {c.start for s in final.sentences if not s.quoted for c in s.citations}
+    model = " ".join(s.text for s in final.sentences if not s.quoted)
     for s in quoted:
         (c,) = s.citations
         assert body[c.start:c.end] == c.quote and c.quote.split()[0] in s.text
-        assert c.start not in model_cites  # never the sentence the model already cited
-    # they are the sentences most about the question that the model did not cite
+        # it says something the model's sentence does not (the lede it cited has the
+        # leaflets, the model's sentence has not)
+        assert _new_words(c.quote, set(content_words(model))) >= 1 - NOVELTY
+    # they are among the sentences that most answer the question
     ev = build_evidence("Why did North Korea blow up the office?", _seed()[1], EMBEDDER.encode)
-    best = [ev.sentences[int(i)].start for i in np.argsort(-ev.question_scores)
-            if ev.sentences[int(i)].start not in model_cites]
-    assert [s.citations[0].start for s in quoted] == best[:len(quoted)]
+    top = [ev.sentences[int(i)].start for i in np.argsort(-answer_scores(ev))[:6]]
+    assert quoted[0].citations[0].start in top
+    assert any("leaflets" in s.text for s in quoted)
     events, _ = _run("In one sentence, what happened in this story?",
                      ["North Korea blew up the liaison office in Kaesong on Tuesday [1]."])
     assert not any(s.quoted for s in final_answer(events).sentences)
@@ -333,3 +337,15 @@ def test_qa_ask_prints_sentences_with_footnotes_and_json_verdicts(seeded_kb, cap
     assert [s["verdict"] for s in d["sentences"] if not s["quoted"]] == ["supported", "removed"]
     assert d["sentences"][0]["citations"][0]["quote"].startswith("North Korea blew up")
     assert np.isfinite(d["confidence"])
+
+
+def test_the_answer_under_a_subhead_question_scores_as_that_question():
+    p = paragraphs("The museum reopened on Wednesday after the theft.\nHow did robbers break into "
+                   "the Louvre?\nFour suspects drove a truck with an extendable ladder up to a "
+                   "window.", "louvre", "Louvre heist", "2025-10-20")
+    ev = build_evidence("How did the thieves break into the Louvre?", p, EMBEDDER.encode)
+    scores = answer_scores(ev)
+    texts = [s.text for s in ev.sentences]
+    q = next(i for i, t in enumerate(texts) if t.startswith("How did"))
+    a = next(i for i, t in enumerate(texts) if t.startswith("Four"))
+    assert scores[a] >= ev.question_scores[q] > ev.question_scores[a]

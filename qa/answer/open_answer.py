@@ -41,6 +41,7 @@ from qa.answer.scope import (
     Retrieve,
     Scope,
     across_articles,
+    answer_scores,
     centrality,
     main_article,
     whole_article,
@@ -55,6 +56,7 @@ from qa.answer.sentence_check import (
 )
 from qa.index.embedder import Encoder
 from qa.llm.backends import open_options
+from qa.text.sentences import content_words
 from qa.types import (
     Answer,
     AnswerSentence,
@@ -219,11 +221,40 @@ def _answer(question: str, scope: Scope, sentences: Sequence[AnswerSentence],
     )
 
 
+NOVELTY = 0.6
+"""A sentence is not added when this share of its content words is already in the answer: a
+paraphrase of it is shown (the model's sentence citing the lede may still lose its names:
+"North Korea's actions against the office" for the lede's "blew up ... in Kaesong ... after
+... leaflets", so a cited sentence is not skipped for being cited)."""
+
+
+SAME_SENTENCE = 0.8
+"""Two added sentences this similar (cosine) say the same thing: the news repeats its main
+fact in a headline, a lede and a link line ("Microsoft announced 10,000 job cuts...")."""
+
+_LINK_LINE = re.compile(r"[A-Za-z]:[A-Z]")
+"""A related-story link glued to its label ("Airline waivers:What carriers are offering")."""
+
+
+def _statement(text: str) -> bool:
+    """A sentence worth adding to an answer: a full statement, not a question, headline,
+    link line or fragment."""
+    t = text.strip()
+    return (len(t) >= 30 and is_assertion(t) and not _LINK_LINE.search(t)
+            and t[-1] in ".!\"'”’)")
+
+
+def _new_words(text: str, have: set[str]) -> float:
+    words = set(content_words(text))
+    return len(words - have) / len(words) if words else 0.0
+
+
 def complement(question: str, scope: Scope, sentences: Sequence[AnswerSentence],
                bullets: bool) -> list[AnswerSentence]:
-    """The context's best sentences that the shown ones do not cite, verbatim and cited
-    (``COMPLEMENT``): central ones for the whole article, else those most about the
-    question; when the question asks for one sentence, none (or the most central one, when
+    """The context's best sentences that the shown ones do not already say, verbatim and
+    cited (``COMPLEMENT``): for the whole article its lede, then its most central sentences;
+    else those most about the question that share a word with its topic (or pass the
+    short-fact floor). When the question asks for one sentence, none (or the lede's, when
     the check removed the model's)."""
     shown = [s for s in sentences if s.supported]
     room = min(COMPLEMENT, MAX_SHOWN - len(shown))
@@ -232,28 +263,45 @@ def complement(question: str, scope: Scope, sentences: Sequence[AnswerSentence],
     if room <= 0:
         return []
     evidence = scope.evidence
-    cited = {(c.passage.doc_id, c.start) for s in shown for c in s.citations}
+    have = set(content_words(" ".join(s.text for s in shown)))
     whole = about_whole_article(question)
     if whole:
-        order = np.argsort(-centrality(evidence.vectors), kind="stable")
+        central = centrality(evidence.vectors)
+        # a news article's first sentence is its summary: ledes first, then the centre
+        lede = {min(range(len(evidence.sentences)), key=lambda i: (
+            evidence.passages[evidence.sentences[i].passage_index].start,
+            evidence.sentences[i].start))} if evidence.sentences else set()
+        order = sorted(range(len(evidence.sentences)),
+                       key=lambda i: (i not in lede, -float(central[i])))
     else:
-        order = np.argsort(-evidence.question_scores, kind="stable")
-    topic = bool(topic_words(question))
+        scores = answer_scores(evidence)
+        order = [int(i) for i in np.argsort(-scores, kind="stable")]
+    topic = topic_words(question)
+    topic_vocab = _Vocabulary(" ".join(topic))
     floor = COMPLEMENT_FLOOR if shown else FALLBACK_FLOOR
     out: list[AnswerSentence] = []
-    for i in (int(i) for i in order):
+    added: list[int] = []
+    for i in order:
         if len(out) >= room:
             break
         ps = evidence.sentences[i]
-        p = evidence.passages[ps.passage_index]
-        if (p.doc_id, ps.start) in cited or not is_assertion(ps.text) or len(ps.text) < 30:
+        score = float(evidence.question_scores[i] if whole else scores[i])
+        if not _statement(ps.text) or _new_words(ps.text, have) < 1 - NOVELTY or any(
+                float(evidence.vectors[i] @ evidence.vectors[j]) > SAME_SENTENCE
+                for j in added):
             continue
-        if topic and not whole and float(evidence.question_scores[i]) < floor:
-            break
+        if topic and not whole:
+            if score < floor:
+                break
+            if score < RELEVANCE_FLOOR and not any(
+                    topic_vocab.has_term(w) for w in content_words(ps.text)):
+                continue  # on another matter than the question's topic
         text = render(re.sub(r"\s+", " ", ps.text).rstrip(), [ps.passage_index + 1])
         out.append(AnswerSentence(text=("- " if bullets else "") + text,
                                   citations=_citations(evidence, [i]), supported=True,
                                   quoted=True))
+        have |= set(content_words(ps.text))
+        added.append(i)
     return out
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from qa.answer.context import blocks_of
 from qa.answer.evidence import Evidence, build_evidence
+from qa.answer.quotes import is_question
 from qa.index.embedder import Encoder
 from qa.types import Passage
 
@@ -82,6 +83,29 @@ def _pick(order: Sequence[int], sizes: Sequence[int], budget: int, chosen: set[i
     return used
 
 
+def answer_scores(evidence: Evidence) -> np.ndarray:
+    """How much each sentence answers the question: its evidence score, and for the sentence
+    right after a question of the same passage, that question's score too (explainers set
+    their answers under subheads that ask the reader's question: "How did robbers break into
+    the Louvre?" is followed by how they did, at times in the next passage)."""
+    scores = evidence.question_scores.astype(np.float32).copy()
+    sents = evidence.sentences
+
+    def same_article(a: int, b: int) -> bool:
+        pa, pb = (evidence.passages[sents[x].passage_index] for x in (a, b))
+        return pa.doc_id == pb.doc_id and pa.start <= pb.start
+
+    for i, s in enumerate(sents):
+        if not is_question(s.text):
+            continue
+        # the answer to a subhead's question: its next two sentences, in reading order
+        for step, weight in ((1, 1.0), (2, 0.9)):
+            j = i + step
+            if j < len(sents) and same_article(i, j) and not is_question(sents[j].text):
+                scores[j] = max(scores[j], weight * float(evidence.question_scores[i]))
+    return scores
+
+
 def article_selection(evidence: Evidence, budget: int = OPEN_CONTEXT_CHARS,
                       question_share: float = QUESTION_SHARE) -> set[int]:
     """The sentences of one article that the prompt shows: all of them when they fit, else
@@ -92,7 +116,7 @@ def article_selection(evidence: Evidence, budget: int = OPEN_CONTEXT_CHARS,
     chosen = {0} if sizes else set()
     central = np.argsort(-centrality(evidence.vectors), kind="stable")
     _pick([int(i) for i in central], sizes, int(budget * (1 - question_share)), chosen)
-    relevant = np.argsort(-evidence.question_scores, kind="stable")
+    relevant = np.argsort(-answer_scores(evidence), kind="stable")
     _pick([int(i) for i in relevant], sizes, budget, chosen)
     return chosen
 
@@ -127,7 +151,7 @@ def across_articles(question: str, passages: Sequence[Passage], encode: Encoder,
         ordered.sort(key=lambda p: (first_date[p.doc_id], p.doc_id, p.start))
     evidence = build_evidence(question, list(ordered), encode)
     sizes = [len(s.text) + 1 for s in evidence.sentences]
-    scores = evidence.question_scores
+    scores = answer_scores(evidence)
     chosen: set[int] = set()
     for d in docs:  # every article keeps its best sentence
         own = [i for i, s in enumerate(evidence.sentences)
