@@ -54,6 +54,7 @@ def _run(question, outputs, passages=None, history=None, about=None, documents=N
     ("Compare the two events.", "compare"),
     ("Which of the two stories happened first?", "compare"),
     ("Give a timeline of the outage.", "timeline"),
+    ("What was the office for?", "explain"),
 ])
 def test_open_questions_take_the_open_path(question, kind):
     assert open_kind(question) == kind
@@ -68,6 +69,7 @@ def test_open_questions_take_the_open_path(question, kind):
     "What happened to South Korea's currency after the news broke?",
     "A review compared the short-lived PM to which comedy character?",
     "Which actor broke the record for the longest speech in the history of the Oscars?",
+    "What is the name of the NFL team that Jason Kelce’s brother Travis plays for?",
 ])
 def test_fact_questions_keep_the_short_fact_path(question):
     assert open_kind(question) is None

@@ -48,7 +48,9 @@ _PATTERNS: tuple[tuple[OpenKind, re.Pattern[str]], ...] = tuple(
                  r"^\s*what happened (after|since|next)\b"),
         ("background", r"\b(background|context|backstory)\b"),
         ("explain", r"\b(explain|elaborate|tell me (more )?about|what do we know about|"
-                    r"walk me through)\b|\bwhat does .* (mean|refer to)\b"),
+                    r"walk me through)\b|\bwhat does .* (mean|refer to)\b|"
+                    r"^\s*what (is|was|are|were) (the|this|that|these|those)"
+                    r"(\s+[\w'’-]+){1,3} for\s*\??\s*$"),
         ("describe", r"^\s*(please\s+)?describe\b|\b(can|could) you describe\b|"
                      r"\bwhat (was|is) it like\b"),
         ("list", r"^\s*(list|name|enumerate)\b.*\b(all|the|every)\b|\bwhat are the "

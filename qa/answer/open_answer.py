@@ -86,6 +86,11 @@ sentence needs no check: it is the passage's own text, cited at its exact offset
 MAX_SHOWN = 7
 """At most this many sentences are shown (the model's, then the added ones)."""
 
+MODEL_SHOWN = MAX_SHOWN - COMPLEMENT
+"""The model is read until this many of its sentences have passed the check: the rest of
+the answer is the context's own best sentences (they covered more key points than the
+model's fifth to eighth sentences on the seed half), and the answer is done sooner."""
+
 COMPLEMENT_FLOOR = 0.15
 """An added sentence must be at least this much about the question (the evidence score) when
 the question has a topic: a sentence on another matter says nothing to it (0.15 and 0.25
@@ -352,7 +357,7 @@ def write_checked(question: str, scope: Scope, messages: list[BaseMessage],
                                           reason=verdict.reason))
         return out
 
-    declined = False
+    declined = stopped = False
     for chunk in llm.stream(messages, max_tokens=OPEN_MAX_TOKENS, **open_options(llm)):
         text = chunk.text
         if not text:
@@ -373,11 +378,12 @@ def write_checked(question: str, scope: Scope, messages: list[BaseMessage],
                     timings.setdefault("first_sentence", time.perf_counter() - t0)
                 yield SentenceEvent(_answer(question, scope, sentences, bullets, (), "",
                                             timings))
-            if done >= MAX_SENTENCES:
+            if done >= MAX_SENTENCES or sum(s.supported for s in sentences) >= MODEL_SHOWN:
+                stopped = True
                 break
         yield TokenEvent(text)
     raw = "".join(pieces)
-    if not declined and done < MAX_SENTENCES:
+    if not declined and not stopped:
         complete, _ = split_answer(raw, final=True)
         if complete[done:] and not _finished(complete[-1]):
             complete.pop()  # cut off by the length limit: half a sentence is not a claim
