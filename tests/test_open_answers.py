@@ -378,6 +378,18 @@ def test_reports_named_by_their_order_and_date_are_not_invented_facts():
                               ev).supported
 
 
+def test_the_question_s_own_name_for_an_article_is_no_claim():
+    reports = _dated_reports()
+    ev = build_evidence("What does the August Maui report say?", reports, EMBEDDER.encode)
+    sentence = "The August Maui report says the death toll reached 80 on Friday [5]."
+    assert not check_sentence(sentence, ev).supported  # "August Maui" is in no passage
+    verdict = check_sentence(sentence, ev, question="What does the August Maui report say?")
+    assert verdict.supported, verdict.reason
+    # its names are still checked one by one
+    assert not check_sentence("The August Kauai report says the toll reached 80 [5].", ev,
+                              question="What does the August Kauai report say?").supported
+
+
 def test_a_comparison_of_two_named_things_reads_an_article_about_each():
     from qa.answer.scope import articles_named
 

@@ -356,7 +356,7 @@ def write_checked(question: str, scope: Scope, messages: list[BaseMessage],
             return out
         vectors = encode(batch)
         for raw_sentence, vec in zip(batch, vectors, strict=True):
-            verdict = check_sentence(raw_sentence, evidence, np.asarray(vec))
+            verdict = check_sentence(raw_sentence, evidence, np.asarray(vec), question)
             key = " ".join(verdict.text.lower().split())
             if key in seen or verdict.reason == NOTHING_CLAIMED:
                 continue  # a small model repeating itself, or a fragment that claims nothing

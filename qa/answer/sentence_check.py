@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -311,14 +311,20 @@ def _support_sentences(facts: Facts, claim_vec: np.ndarray | None, evidence: Evi
 _ROUND_MARKER = re.compile(r"\s*\((?:passage\s*)?(\d{1,2})\)(?=\s*[.!?]?[\"'”’]?\s*$)", re.I)
 
 
-def check_sentence(sentence: str, evidence: Evidence,
-                   claim_vec: np.ndarray | None = None) -> SentenceVerdict:
-    """Check one sentence the model wrote (with its [n] markers) against the passages."""
+def check_sentence(sentence: str, evidence: Evidence, claim_vec: np.ndarray | None = None,
+                   question: str = "") -> SentenceVerdict:
+    """Check one sentence the model wrote (with its [n] markers) against the passages. A
+    name phrase the question itself uses ("The December Louvre article reports…" for "What
+    does the December Louvre article say?") is the reader's words, not a claim; its names
+    are still checked one by one."""
     # "(2)" at the end is a marker too: the small model writes it as often as "[2]"
     text, cited = parse_markers(_ROUND_MARKER.sub(r" [\1]", sentence))
     text = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", text).strip()
     n = len(evidence.passages)
     facts = facts_of(text)
+    if question:
+        asked = f" {_plain_words(question)} "
+        facts = replace(facts, phrases=tuple(p for p in facts.phrases if f" {p} " not in asked))
     if facts.empty:
         return SentenceVerdict(text, False, (), (), tuple(cited), False, NOTHING_CLAIMED)
     valid = [c - 1 for c in cited if 1 <= c <= n]
