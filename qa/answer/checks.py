@@ -217,11 +217,11 @@ def _answer_in_quote(c: Case) -> CheckVerdict:
         return _verdict("answer_in_quote", True,
                         "every new word of the answer is in the quote's sentence", "",
                         within="sentence")
-    claimed = new_words(answer, question)
-    why = (f"the answer's words {', '.join(claimed)!r} are not all in the quote's sentence "
+    claimed = ", ".join(new_words(answer, question))
+    why = (f"the answer's words '{claimed}' are not all in the quote's sentence "
            f"{_clip(c.quote.sentence)!r}" if claimed else
            f"the answer {_clip(answer)!r} adds no word to the question: it claims nothing")
-    return _verdict("answer_in_quote", False, "", why, within=None)
+    return _verdict("answer_in_quote", False, "", why, within=None, words=claimed)
 
 
 def _one_article(c: Case) -> CheckVerdict:

@@ -35,6 +35,7 @@ from qa.answer.citations import parse_markers
 from qa.answer.evidence import Evidence
 from qa.answer.quotes import (
     QuoteSpan,
+    answer_in_quote,
     complete_name,
     locate,
     names_not_in,
@@ -290,28 +291,45 @@ def _accept(claim: Claim, evidence: Evidence, pi: int, span: QuoteSpan, by_code:
     ), tuple(done)
 
 
-def _closest(tried: list[tuple[CheckVerdict, ...]]) -> tuple[CheckVerdict, ...]:
-    """Of the refused candidate quotes, the one that got furthest through the checks (on a
-    tie, the one most about the question, then the first tried): its failed verdict is the
-    refusal's reason, marked as the closest of several when there were."""
+Tried = tuple[str, tuple[CheckVerdict, ...]]
+"""A refused candidate quote: its sentence, and its verdicts up to the failed one."""
+
+
+def _closest(claim: Claim, question: str, tried: list[Tried]) -> tuple[CheckVerdict, ...]:
+    """Of the refused candidate quotes, the one closest to backing the answer: a sentence that
+    holds the answer first, then the one that got furthest through the checks, then the one
+    most about the question, then the first tried. Its failed verdict is the refusal's reason,
+    marked as the closest of several when there were."""
     depth = {name: i for i, name in enumerate(CHECK_NAMES)}
 
-    def key(vs: tuple[CheckVerdict, ...]) -> tuple[int, float]:
+    def key(t: Tried) -> tuple[bool, int, float]:
+        sentence, vs = t
         score = vs[-1].features.get("score")
-        return depth[vs[-1].check], float(score) if isinstance(score, int | float) else 0.0
+        return (answer_in_quote(claim.answer, sentence, question), depth[vs[-1].check],
+                float(score) if isinstance(score, int | float) else 0.0)
 
-    best = max(tried, key=key)
-    if len(tried) > 1:
-        last = best[-1]
-        best = (*best[:-1], replace(last, reason=f"{last.reason} (the closest of {len(tried)} "
-                                                 "quotes tried)"))
-    return best
+    keys = [key(t) for t in tried]
+    best = max(range(len(tried)), key=keys.__getitem__)
+    verdicts = tried[best][1]
+    if len(tried) == 1:
+        return verdicts
+    last = verdicts[-1]
+    if not keys[best][0] and last.check == "answer_in_quote" and last.features.get("words"):
+        reason = (f"the answer's words '{last.features['words']}' are in none of the "
+                  f"{len(tried)} quotes tried")
+    else:
+        reason = f"{last.reason} (the closest of {len(tried)} quotes tried)"
+    return (*verdicts[:-1], replace(last, reason=reason))
 
 
-def _no_quote(case: Case) -> CheckVerdict:
-    """The verdict when no candidate quote was looked at; it refuses even when
-    ``quote_in_passage`` is off, since without a quote there is nothing to show."""
-    return CHECKS[CHECK_NAMES.index("quote_in_passage")].run(case)
+def _refused(claim: Claim, question: str, tried: list[Tried],
+             case: Case) -> tuple[CheckVerdict, ...]:
+    """The verdicts of a claim no candidate quote backs: the closest candidate's, or, when no
+    candidate was looked at, ``quote_in_passage``'s failure (it refuses even when that check
+    is off, since without a quote there is nothing to show)."""
+    if tried:
+        return _closest(claim, question, tried)
+    return (CHECKS[CHECK_NAMES.index("quote_in_passage")].run(case),)
 
 
 def misread_number(raw: str, evidence: Evidence, verifier: Verifier = ALL_ON) -> bool:
@@ -368,7 +386,7 @@ def check_claim(claim: Claim, evidence: Evidence, confidence: float | None = Non
     n = len(evidence.passages)
     cited = claim.passage - 1 if claim.passage and 1 <= claim.passage <= n else None
     order = ([cited] if cited is not None else []) + [i for i in range(n) if i != cited]
-    tried: list[tuple[CheckVerdict, ...]] = []
+    tried: list[Tried] = []
     found = False
     if claim.quote:
         for pi in order:
@@ -378,9 +396,10 @@ def check_claim(claim: Claim, evidence: Evidence, confidence: float | None = Non
                 ok, verdicts = accept(pi, span, False, True)
                 if ok is not None:
                     return Checked(ok, pre + verdicts)
-                tried.append(verdicts)
+                p = evidence.passages[pi]
+                tried.append((p.text[span.sentence_start:span.sentence_end], verdicts))
     if not FIND_QUOTE_BY_CODE and claim.structured and verifier.is_on("quote_in_passage"):
-        return Checked(None, pre + (_closest(tried) if tried else (_no_quote(case),)))
+        return Checked(None, pre + _refused(claim, question, tried, case))
     # No verbatim quote that holds the answer: look for the sentence that does, the cited
     # passage first, then the one most about the question.
     best: tuple[Verified, tuple[CheckVerdict, ...]] | None = None
@@ -392,7 +411,7 @@ def check_claim(claim: Claim, evidence: Evidence, confidence: float | None = Non
                               s.end - p.start)
             ok, verdicts = accept(pi, local, True, found)
             if ok is None:
-                tried.append(verdicts)
+                tried.append((s.text, verdicts))
                 continue
             if pi == cited:
                 return Checked(ok, pre + verdicts)
@@ -400,4 +419,4 @@ def check_claim(claim: Claim, evidence: Evidence, confidence: float | None = Non
                 best = ok, verdicts
     if best is not None:
         return Checked(best[0], pre + best[1])
-    return Checked(None, pre + (_closest(tried) if tried else (_no_quote(case),)))
+    return Checked(None, pre + _refused(claim, question, tried, case))
