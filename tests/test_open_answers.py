@@ -320,6 +320,76 @@ def test_compare_reads_each_article_in_date_order_and_cites_both():
     assert {c.passage.doc_id for c in final.citations} == {"seed", "lisbon"}
 
 
+def _dated_reports():
+    """Three reports on one story, on three days: the question names them by date."""
+    one = paragraphs("A wildfire forced 2,000 people to leave Lahaina on Tuesday, officials "
+                     "said.\nSix people were killed in the fire.", "aug9", "Maui fire rages",
+                     "2023-08-09")
+    two = paragraphs("The death toll of the Maui wildfire rose to 36 on Wednesday.\nThe "
+                     "governor called it the state's worst disaster.", "aug10",
+                     "Maui fire toll rises", "2023-08-10")
+    three = paragraphs("The death toll of the Maui wildfire reached 80 on Friday.\nResidents "
+                       "asked why the warning sirens never sounded.", "aug11",
+                       "Maui toll reaches 80", "2023-08-11")
+    return one + two + three
+
+
+def test_dates_that_name_articles():
+    from qa.answer.scope import DateNamed, dates_named
+
+    assert dates_named("What comes next, according to the Aug. 11 report on the fires?") == [
+        DateNamed(8, 11, None)]
+    assert dates_named("What changed between the first report (Feb. 10) and the reports of "
+                       "Feb. 13 and 14?") == [DateNamed(2, 10, None), DateNamed(2, 13, None),
+                                              DateNamed(2, 14, None)]
+    assert dates_named("Explain what the December Louvre article says.") == [
+        DateNamed(12, None, None)]
+    # no article named by it: a date of an event, a mayor, the verb "may"
+    assert dates_named("Who moderated the June 27 debate?") == []
+    assert dates_named("What did Mayor Adams say in the report? It may matter.") == []
+
+
+def test_a_question_about_the_report_of_a_day_reads_that_whole_report():
+    reports = _dated_reports()
+    events, llm = _run("Summarize the Aug. 10 report on the fire.",
+                       ["The death toll rose to 36 on Wednesday [1]."], passages=reports)
+    prompt = llm.calls[0][-1].text
+    assert "Maui fire toll rises" in prompt and "worst disaster" in prompt
+    assert "Maui fire rages" not in prompt and "reached 80" not in prompt
+    final = final_answer(events)
+    assert not final.refused and {c.passage.doc_id for c in final.citations} == {"aug10"}
+
+
+def test_reports_named_by_their_order_and_date_are_not_invented_facts():
+    reports = _dated_reports()
+    reply = ("The first report (Aug. 9) said six people were killed [1]. "
+             "The second report (Aug. 10) said the death toll rose to 36 [3].")
+    events, llm = _run("What changed between the Aug. 9 report and the Aug. 10 report?",
+                       [reply], passages=reports)
+    prompt = llm.calls[0][-1].text
+    assert prompt.index("Maui fire rages") < prompt.index("Maui fire toll rises")
+    final = final_answer(events)
+    written = [s for s in final.sentences if not s.quoted]
+    assert [s.supported for s in written] == [True, True], [s.reason for s in written]
+    assert {c.passage.doc_id for s in written for c in s.citations} == {"aug9", "aug10"}
+    # a date that is no article's date is still a fact the articles must hold
+    ev = build_evidence("What changed?", reports, EMBEDDER.encode)
+    assert not check_sentence("The second report (Aug. 12) said the toll rose to 36 [3].",
+                              ev).supported
+
+
+def test_a_comparison_of_two_named_things_reads_an_article_about_each():
+    from qa.answer.scope import articles_named
+
+    _, seed = _seed()
+    lisbon = paragraphs(
+        "Lisbon opened a new light-rail line on Monday, linking the airport with the city "
+        "centre in 20 minutes.", "lisbon", "Lisbon opens light rail", "2021-03-01")
+    ranked = seed + lisbon  # the seed article ranks first for every passage
+    assert articles_named(ranked, [], ["North Korea", "Lisbon"]) == ["seed", "lisbon"]
+    assert articles_named(ranked, [], ["Lisbon"]) == ["lisbon"]
+
+
 # -- the CLI ----------------------------------------------------------------------------------
 def test_qa_ask_prints_sentences_with_footnotes_and_json_verdicts(seeded_kb, capsys,
                                                                    monkeypatch):

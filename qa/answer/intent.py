@@ -93,7 +93,7 @@ prompt prompted trigger triggered motivate motivated consequence consequences ef
 say says tell tells cover covers mention mentions bullet bullets sentence sentences short
 paragraph three four five give please walk first second changed change like going could might
 me us here there even still really mentioned named phrase word words term thing things way
-kind sort anything something everything tl dr
+kind sort anything something everything tl dr between across since versus vs
 """.split())
 """Words that say what kind of answer is wanted, not what it is about: "Summarize the
 article in three bullet points" names no topic at all."""
@@ -130,9 +130,10 @@ def wants_bullets(question: str) -> bool:
 def topic_words(question: str) -> list[str]:
     """The question's words that say what it is about (content words minus the words that
     ask for a kind of answer): none for "Summarize the article", ["kim", "yo", "jong"] for
-    "Who is Kim Yo Jong?"."""
+    "Who is Kim Yo Jong?". A month or weekday dates the question ("the Aug. 11 report"):
+    the passages carry it as their publication date, not as a word of their text."""
     return [w for w in content_words(question) if w not in SCAFFOLDING and w not in STOPWORDS
-            and not w.isdigit()]
+            and not w.isdigit() and w not in CALENDAR_WORDS]
 
 
 CALENDAR_WORDS = frozenset("""

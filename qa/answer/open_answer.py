@@ -42,7 +42,9 @@ from qa.answer.scope import (
     Scope,
     across_articles,
     answer_scores,
+    articles_named,
     centrality,
+    dates_named,
     main_article,
     whole_article,
 )
@@ -159,11 +161,25 @@ def choose_scope(question: str, kind: OpenKind, *, query: str, retrieve: Retriev
     passages = list(retrieve(query, k))
     if not passages:
         return None
+    dates = dates_named(question)
+    names = topic_names(question) if kind in CROSS_ARTICLE_KINDS else []
+    if dates or (kind in CROSS_ARTICLE_KINDS and (len(names) > 1 or len(
+            {p.doc_id for p in passages}) < 2)):
+        wider = list(retrieve(query, 3 * k))
+        passages += [p for p in wider if p.chunk_id not in {q.chunk_id for q in passages}]
+    named = articles_named(passages, dates, names)
+    if named and kind not in CROSS_ARTICLE_KINDS:
+        if len(named) == 1 and document_passages is not None:
+            return whole_article(question, named[0], document_passages, encode)
+        return across_articles(question, [p for p in passages if p.doc_id in named], encode)
     if kind in CROSS_ARTICLE_KINDS:
-        if len({p.doc_id for p in passages}) < 2:
-            wider = list(retrieve(query, 3 * k))
-            passages += [p for p in wider if p.chunk_id not in {q.chunk_id for q in passages}]
+        # the articles the question names (by date, by the names compared): those alone when
+        # it names two or more, else first
+        if len(named) > 1:
+            passages = [p for p in passages if p.doc_id in named]
+        passages.sort(key=lambda p: p.doc_id not in named)
         return across_articles(question, passages, encode)
+    passages = passages[:k]
     main = main_article(passages)
     if main is None and about_whole_article(question) and not _SEVERAL.search(question):
         main = passages[0].doc_id  # "Summarize the article about X": the article X is in

@@ -14,6 +14,7 @@ cached prefix of the prompt: ``qa.answer.open_answer``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from qa.answer.context import blocks_of
 from qa.answer.evidence import Evidence, build_evidence
 from qa.answer.quotes import is_question
 from qa.index.embedder import Encoder
+from qa.text.dates import parse_date
 from qa.types import Passage
 
 OPEN_CONTEXT_CHARS = 3200
@@ -170,3 +172,75 @@ def main_article(passages: Sequence[Passage]) -> str | None:
         return None
     top = passages[0].doc_id
     return top if 2 * sum(1 for p in passages if p.doc_id == top) >= len(passages) else None
+
+
+_MONTH_NUMBER = {m: i for i, m in enumerate(
+    ("jan feb mar apr may jun jul aug sep oct nov dec").split(), start=1)}
+_MONTH_NAMES = ("January February March April May June July August September October "
+                "November December").split()
+_DATE_NAMED = re.compile(
+    r"\b(?P<month>" + "|".join(_MONTH_NAMES) + r"|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|"
+    r"Nov|Dec)\.)(?![\w])"
+    r"(?:\s+(?P<day>\d{1,2})(?!\d)(?:st|nd|rd|th)?)?(?:,?\s+(?P<year>\d{4}))?")
+"""A date as a question names an article by it: "the Aug. 11 report", "the December
+article", "the first report (Feb. 10)". Case-sensitive: "may" and "march" are words too."""
+
+_ARTICLE_WORD = re.compile(r"\b(articles?|reports?|stor(y|ies)|pieces?|updates?|coverage)\b",
+                           re.I)
+
+
+@dataclass(frozen=True)
+class DateNamed:
+    month: int
+    day: int | None
+    year: int | None
+
+    def matches(self, published: str | None) -> bool:
+        d = parse_date(published)
+        return d is not None and d.month == self.month and (
+            self.day is None or d.day == self.day) and (self.year is None or d.year == self.year)
+
+
+def dates_named(question: str) -> list[DateNamed]:
+    """The dates a question names articles by, when it speaks of articles at all ("the Aug.
+    11 report"); a date in a question about events ("the June 27 debate") is not one. "Feb.
+    13 and 14": the second day has the first one's month."""
+    if not _ARTICLE_WORD.search(question):
+        return []
+    out: list[DateNamed] = []
+    for m in _DATE_NAMED.finditer(question):
+        month = _MONTH_NUMBER[m["month"][:3].lower()]
+        year = int(m["year"]) if m["year"] else None
+        out.append(DateNamed(month, int(m["day"]) if m["day"] else None, year))
+        if m["day"]:
+            more = re.match(r"\s*(?:,|and|&|or|-|–|to)\s*(\d{1,2})(?!\d)\b", question[m.end():])
+            if more:
+                out.append(DateNamed(month, int(more[1]), year))
+    return out
+
+
+def _title_or_text(passages: Sequence[Passage], doc: str) -> str:
+    return " ".join([next(p.title for p in passages if p.doc_id == doc)]
+                    + [p.text for p in passages if p.doc_id == doc])
+
+
+def articles_named(passages: Sequence[Passage], dates: Sequence[DateNamed],
+                   names: Sequence[str]) -> list[str]:
+    """The articles (in rank order) that the question names by a publication date it gives,
+    then, for each name it compares ("Microsoft's and Google's layoffs"), the best-ranked
+    article whose headline says that name (else whose text does), when none chosen yet
+    does: each side of a comparison gets its own article."""
+    docs = list(dict.fromkeys(p.doc_id for p in passages))
+    published = {p.doc_id: p.published for p in passages}
+    chosen = [d for d in docs if any(x.matches(published[d]) for x in dates)]
+    titles = {d: next(p.title for p in passages if p.doc_id == d).lower() for d in docs}
+    for name in names:
+        n = name.lower()
+        if any(n in titles[d] for d in chosen):
+            continue
+        by_title = [d for d in docs if n in titles[d]]
+        by_text = [d for d in docs if n in _title_or_text(passages, d).lower()]
+        pick = next((d for d in by_title + by_text if d not in chosen), None)
+        if pick is not None and not (by_title == [] and any(d in by_text for d in chosen)):
+            chosen.append(pick)
+    return chosen

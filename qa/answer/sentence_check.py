@@ -90,6 +90,14 @@ def _number(word: str) -> str | None:
     return w if re.fullmatch(r"\d+(?:\.\d+)?(?:st|nd|rd|th)?", w) else None
 
 
+_ORDINAL = frozenset({"first", "second", "third", "fourth", "fifth", "1st", "2nd", "3rd",
+                      "4th", "5th"})
+_WHICH_ARTICLE = frozenset({"report", "reports", "article", "articles", "story", "stories",
+                            "piece", "passage", "update", "one"})
+"""An answer across articles names them by their order: "the second report (Feb. 13)
+says…". That ordinal counts the articles, it is no fact of the news to look up."""
+
+
 def facts_of(claim: str) -> Facts:
     """The names, numbers and key terms of a sentence (markers and bullets already gone)."""
     text = claim.replace("’", "'")
@@ -100,6 +108,9 @@ def facts_of(claim: str) -> Facts:
     for i, tok in enumerate(tokens):
         tok = re.sub(r"'s?$", "", tok).strip(".-")
         if not tok:
+            continue
+        if (tok.lower() in _ORDINAL and i + 1 < len(tokens)
+                and tokens[i + 1].lower().strip(".,") in _WHICH_ARTICLE):
             continue
         n = _number(tok)
         if n is not None:
@@ -215,9 +226,11 @@ class _Vocabulary:
 def passage_words(p: Passage) -> str:
     """What a sentence citing the passage may draw on: its text, its article's headline and
     its publication date (the prompt shows both: "[1] Headline (published June 16, 2020)"),
-    so "In June 2020, North Korea…" is backed by the passage's date."""
+    so "In June 2020, North Korea…" is backed by the passage's date, and so is "the Feb. 13
+    report": news style abbreviates the month ("Feb.", "Sept.")."""
     d = parse_date(p.published)
-    when = f"{d:%B} {d.day} {d.year} {d:%A}" if d else ""
+    sept = "Sept " if d and d.month == 9 else ""
+    when = f"{d:%B} {d:%b} {sept}{d.day} {d.year} {d:%A}" if d else ""
     return f"{p.text} {p.title} {when}"
 
 
