@@ -3,9 +3,11 @@
 ``qa eval`` keeps each question's raw model reply (``results.jsonl``). Retrieval is
 deterministic, so the evidence can be rebuilt and ``qa.answer.grounding.verify`` re-run with other
 settings in seconds: this is how the quote-check rules were chosen on the tuning sets
-(docs/answers.md). Prints, per rule: right, wrong shown, refused. The second look at a misread
-number (``qa.answer.chain``) is a model call, so it is not replayed: a stored reply is the
-answer the product last checked.
+(docs/answers.md). Prints, per rule: right, wrong shown, refused. A check is turned off the way
+the product does it, through ``QA_CHECKS_OFF`` (``Settings.checks_off``, which the variable
+also sets for the whole run here); the floors are numbers, not checks, and are swept by setting
+them on ``qa.answer.grounding``. The second look at a misread number (``qa.answer.chain``) is a
+model call, so it is not replayed: a stored reply is the answer the product last checked.
 
     python bench/reverify.py eval/realtimeqa-2023 eval-results/realtimeqa-2023/results.jsonl
 """
@@ -17,6 +19,7 @@ import json
 from pathlib import Path
 
 from qa.answer import grounding
+from qa.answer.checks import CHECKS, Case, Verifier
 from qa.answer.confidence import first_token_prob
 from qa.answer.evidence import build_evidence
 from qa.config import Settings
@@ -47,11 +50,13 @@ def _confidence(row: dict) -> float | None:
     return first_token_prob(logprobs) if logprobs else None
 
 
-def _check(row: dict, evidence):
-    """``grounding.verify`` on a stored reply, under the module's current rules."""
+def _check(row: dict, evidence, verifier: Verifier):
+    """``grounding.verify`` on a stored reply, under the module's current floors and with the
+    checks ``verifier`` turns off."""
     if not row["raw"]:
         return None
-    return grounding.verify(grounding.parse_reply(row["raw"]), evidence, _confidence(row))
+    return grounding.verify(grounding.parse_reply(row["raw"]), evidence, _confidence(row),
+                            verifier)
 
 
 def main() -> None:
@@ -74,7 +79,8 @@ def main() -> None:
             r["raw"] = _without_quote(r.get("raw"))
     dates = {json.loads(line)["id"]: json.loads(line).get("date")
              for line in open(folder / "questions.jsonl")}
-    kb = KnowledgeBase(store_settings(folder, Settings.from_env()).with_(top_k=args.k))
+    settings = Settings.from_env()
+    kb = KnowledgeBase(store_settings(folder, settings).with_(top_k=args.k))
     cases = []
     for r in rows:
         if r.get("raw") is None:
@@ -82,10 +88,16 @@ def main() -> None:
         passages = kb.retrieve(r["question"], args.k, as_of=dates.get(r["id"]))
         cases.append((r, build_evidence(r["question"], passages, kb.embeddings.encode)))
 
-    def score(label: str) -> None:
+    def checks_off(*names: str) -> Verifier:
+        """The verifier of these settings with ``names`` turned off too (``QA_CHECKS_OFF``)."""
+        return Verifier(settings.checks_off | frozenset(names))
+
+    as_set = checks_off()
+
+    def score(label: str, verifier: Verifier = as_set) -> None:
         right = wrong = refused = by_code = 0
         for r, ev in cases:
-            v = _check(r, ev)
+            v = _check(r, ev, verifier)
             if v is None:
                 refused += 1
                 continue
@@ -98,16 +110,17 @@ def main() -> None:
         print(f"{label:40s} right {right:3d}  wrong shown {wrong:3d} ({100 * wrong / n:4.1f} %)"
               f"  refused {refused:3d}  quote by code {by_code}")
 
-    def product(label: str) -> None:
+    def product(label: str, verifier: Verifier = as_set) -> None:
         """The figures ``qa eval`` would print under the rules as they are now (quote check,
         then old news), over all questions: those refused before the model count as refused."""
         asked_all = {r["id"]: r for r in rows}
         answered = {}
         for r, ev in cases:
-            v = _check(r, ev)
+            v = _check(r, ev, verifier)
             day = parse_date(dates.get(r["id"]))
-            if v is not None and not recency.is_old_news(
-                    r["question"], ev.passages[v.passage_index], day, ev.passages, kb.covers):
+            if v is not None and not verifier.run("old_news", Case(
+                    r["question"], evidence=ev, passage=ev.passages[v.passage_index],
+                    today=day, covers=kb.covers)).failed:
                 answered[r["id"]] = v.answer
         right = [i for i, a in answered.items()
                  if asked_all[i]["answerable"] and contains_gold(a, asked_all[i]["answers"])]
@@ -124,7 +137,10 @@ def main() -> None:
 
     audit = load_audit(folder)
     product("as the product decides now")
-    for article_floor in (None, 0.20, 0.30):
+    for check in CHECKS:
+        if check.name not in settings.checks_off:
+            product(f"  with {check.name} off ({check.kind})", checks_off(check.name))
+    for article_floor in (0.20, 0.30):
         saved_floor, grounding.ARTICLE_FLOOR = grounding.ARTICLE_FLOOR, article_floor
         product(f"  with the one-article floor {article_floor}")
         grounding.ARTICLE_FLOOR = saved_floor
@@ -143,7 +159,7 @@ def main() -> None:
     print("gate on best_score: right answers lost / wrong answers saved / questions gated")
     verdicts = []
     for r, ev in cases:
-        v = _check(r, ev)
+        v = _check(r, ev, as_set)
         right = v is not None and r["answerable"] and contains_gold(v.answer, r["answers"])
         verdicts.append((ev.best_score, right, v is not None and not right))
     for gate in (0.15, 0.2, 0.25, 0.3, 0.35, 0.4):
@@ -169,7 +185,7 @@ def main() -> None:
     for label, rule in rules.items():
         right = wrong = 0
         for r, ev in cases:
-            v = _check(r, ev)
+            v = _check(r, ev, as_set)
             asked = parse_date(dates.get(r["id"]))
             if v is None or asked is None:
                 continue
@@ -193,9 +209,7 @@ def main() -> None:
     grounding.FIND_QUOTE_BY_CODE = False
     score("no quote by code (JSON replies)")
     grounding.FIND_QUOTE_BY_CODE = True
-    grounding.TYPE_CHECK = False
-    score("no answer-type check")
-    grounding.TYPE_CHECK = True
+    score("no answer-type check", checks_off("type_check"))
 
 
 if __name__ == "__main__":

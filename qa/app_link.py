@@ -45,6 +45,7 @@ from qa.errors import QAError
 from qa.types import (
     Answer,
     AnswerSentence,
+    CheckVerdict,
     Citation,
     ExtractiveEvent,
     FinalEvent,
@@ -370,6 +371,7 @@ def answer_to_wire(a: Answer) -> dict:
         "standalone_question": a.standalone_question,
         "passages": [p.to_dict() for p in a.passages], "kind": a.kind, "as_of": a.as_of,
         "raw": a.raw, "timings": a.timings, "shape": a.shape, "missing": list(a.missing),
+        "refusal_reason": a.refusal_reason, "checks": [v.to_dict() for v in a.checks],
     }
 
 
@@ -389,6 +391,8 @@ def answer_from_wire(d: dict) -> Answer:
         passages=tuple(Passage(**p) for p in d["passages"]), kind=d["kind"], as_of=d["as_of"],
         raw=d["raw"], timings=dict(d["timings"]), shape=d.get("shape", "fact"),
         missing=tuple(d.get("missing", ())),
+        refusal_reason=d.get("refusal_reason"),
+        checks=tuple(CheckVerdict.from_dict(v) for v in d.get("checks", ())),
     )
 
 

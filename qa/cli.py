@@ -411,7 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "ignored, recent ones preferred")
     p.add_argument("--json", action="store_true",
                    help='print {"answer", "refused", "confidence", "citations", "sentences", '
-                        '...}: each sentence with its citations and check verdict')
+                        '"refusal_reason", "checks", ...}: each sentence with its citations, '
+                        'and each named check\'s verdict')
     p.add_argument("--about", metavar="DOC",
                    help="the document (id, id prefix or source) an open question such as "
                         "'Summarize it' is about (default: the only one, or the best match)")

@@ -128,6 +128,19 @@ def _llm_spec(value: str) -> str | None:
     return "must be embedded, embedded:0.5b, openai:MODEL, ollama:MODEL or fake"
 
 
+def _names(raw: str) -> frozenset[str]:
+    return frozenset(n.strip() for n in raw.split(",") if n.strip())
+
+
+def _known_checks(value: frozenset[str]) -> str | None:
+    from qa.answer.checks import CHECK_NAMES, unknown_checks
+
+    unknown = unknown_checks(sorted(value))
+    if unknown:
+        return (f"names no check {', '.join(unknown)} (the checks: {', '.join(CHECK_NAMES)})")
+    return None
+
+
 def _port(value: int) -> str | None:
     return None if 0 < value < 65536 else "must be a port number (1-65535)"
 
@@ -207,6 +220,12 @@ class Settings:
         "QA_OPEN_ANSWERS", True, parse=_bool, shown="`1`",
         doc="answer open questions (summaries, why, how, compare) with several checked "
             "sentences; `0`: every question takes the short-fact path (docs/answers.md)")
+    checks_off: frozenset[str] = _setting(
+        "QA_CHECKS_OFF", factory=frozenset, parse=_names, check=_known_checks, shown="—",
+        doc="comma-separated checks of the short-answer verifier to turn off, e.g. "
+            "`type_check,rival_name` (the table: `qa/answer/checks.py`); a check that is off "
+            "never refuses. For measurement: with a hard check off (`quote_in_passage`, "
+            "`assertion`, `answer_in_quote`, ...) an answer no quote backs can be shown")
     retrieval: str = _setting(
         "QA_RETRIEVAL", "hybrid", check=_one_of(RETRIEVAL_MODES), shown="`hybrid`",
         doc="`dense`, `keyword` (BM25), `hybrid` (both, fused by rank) or `rerank` (hybrid, "

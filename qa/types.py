@@ -5,7 +5,7 @@ Frozen dataclasses so a value handed to a caller can never be changed behind the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -211,6 +211,38 @@ class AnswerSentence:
         }
 
 
+CheckStatus = Literal["passed", "failed", "not_checked"]
+"""A check's outcome: "failed" refuses the answer, "not_checked" means the check was turned
+off, does not read the question's language, or had nothing to look at."""
+
+
+@dataclass(frozen=True)
+class CheckVerdict:
+    """What one named check (``qa.answer.checks``) said about one answer, and why."""
+
+    check: str
+    """The check's name in ``qa.answer.checks.CHECKS``."""
+    status: CheckStatus
+    reason: str
+    """One human-readable line: what was compared with what."""
+    features: Mapping[str, float | int | str | bool | None] = field(default_factory=dict)
+    """The few numbers and flags behind the verdict (a score and the floor it met)."""
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+    def to_dict(self) -> dict:
+        """The ``--json`` and ``results.jsonl`` shape of one verdict."""
+        return {"check": self.check, "status": self.status, "reason": self.reason,
+                "features": dict(self.features)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> CheckVerdict:
+        return cls(str(d["check"]), d["status"], str(d.get("reason", "")),
+                   dict(d.get("features") or {}))
+
+
 @dataclass(frozen=True)
 class Answer:
     """The final (or provisional extractive) answer to one question."""
@@ -245,10 +277,20 @@ class Answer:
     missing: tuple[str, ...] = ()
     """What the question asks about that the articles never mention (an open answer that
     covers only part of its question says so)."""
+    refusal_reason: str | None = None
+    """For a refusal made by a named check: "<check>: <why>" ("relevance: its sentence scores
+    0.31 against the question, under the floor 0.40"); None otherwise."""
+    checks: tuple[CheckVerdict, ...] = ()
+    """The verdicts of the checks that looked at a short answer, in the order they ran."""
 
     def __post_init__(self) -> None:
         if self.refused and self.confidence is not None:
             object.__setattr__(self, "confidence", None)  # a refusal shows no answer
+
+    @property
+    def refused_by(self) -> str | None:
+        """The name of the check that refused this answer (None: not refused by a check)."""
+        return next((v.check for v in self.checks if v.failed), None)
 
     @property
     def shown_sentences(self) -> tuple[AnswerSentence, ...]:
@@ -280,6 +322,8 @@ class Answer:
             "sentences": [s.to_dict() for s in self.sentences],
             "removed": len(self.removed),
             "missing": list(self.missing),
+            "refusal_reason": self.refusal_reason,
+            "checks": [v.to_dict() for v in self.checks],
         }
 
 

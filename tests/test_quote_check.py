@@ -78,20 +78,34 @@ def test_case_difference_passes():
         SEED.index("South Korea spent"), SEED.index("South Korea spent") + 43)
 
 
-def test_question_sentence_fails(seed_evidence):
-    ev = seed_evidence("Which NFL team recently won the Super Bowl?")
-    claim = parse_reply(_reply("What NFL teams have never won a Super Bowl", 2,
-                               "What NFL teams have never won a Super Bowl?"))
+def test_question_sentence_fails(seed_evidence, monkeypatch):
+    """A quote that is a question asserts nothing. The claim passes every other rule (a short
+    answer the quote holds, a sentence about the question), so the question rule alone
+    refuses it: with that rule off, the same claim is shown."""
+    from qa.answer import quotes
+
+    ev = seed_evidence("Which league's teams have never won a Super Bowl?")
+    claim = parse_reply(_reply("NFL", 2, "What NFL teams have never won a Super Bowl?"))
     assert verify(claim, ev) is None
     assert is_question("What NFL teams have never won a Super Bowl?")
+    monkeypatch.setattr(quotes, "is_question", lambda sentence: False)
+    assert verify(claim, ev) is not None, "another rule refuses it: this test checks nothing"
 
 
-def test_headline_fails(seed_evidence):
-    ev = seed_evidence("Which champions won the Super Bowl through the years?")
-    claim = parse_reply(_reply("Champions", 2, "Super Bowl Champions Through the Years"))
+def test_headline_fails(seed_evidence, monkeypatch):
+    """A headline asserts nothing. The claim passes every other rule (its words are in the
+    quote, the headline is about the question), so the headline rule alone refuses it: with
+    that rule off, the same claim is shown."""
+    from qa.answer import quotes
+
+    ev = seed_evidence("Which game's champions are listed through the years?")
+    claim = parse_reply(_reply("Super Bowl", 2, "Super Bowl Champions Through the Years"))
     assert verify(claim, ev) is None
+    assert is_headline("Super Bowl Champions Through the Years")
     assert is_headline("North Korea Blows up Liaison Office on Its Side of Border With South")
     assert not is_headline("Four franchises have never reached the game at all.")
+    monkeypatch.setattr(quotes, "is_headline", lambda sentence: False)
+    assert verify(claim, ev) is not None, "another rule refuses it: this test checks nothing"
 
 
 def test_answer_absent_from_quote_fails(seed_evidence):

@@ -28,6 +28,24 @@ def test_recent_words():
     assert not asks_recent("In which town was the liaison office?")
 
 
+def test_new_as_part_of_a_name_is_no_time_word():
+    """ "New York" is a place, not "new": asked on the shipped article's day, such a question
+    was refused as old news. "new" itself still asks about now."""
+    for q in ("What did the New York governor say?",
+              "Who won the election in New Zealand?",
+              "What happened in Newcastle?",
+              "Which New Jersey town flooded?",
+              "Who coaches the New England Patriots?",
+              "New Delhi: what did the minister announce?"):
+        assert not asks_recent(q), q
+    assert asks_recent("What is the new law about?")
+    assert asks_recent("What did the newly elected mayor say?")
+    assert asks_recent("New rules: what changed for drivers?")
+    today = date(2026, 2, 13)
+    assert not is_old_news("What did the New York governor say?", _p(1, "2025-06-01"), today)
+    assert is_old_news("What did the new governor say?", _p(1, "2025-06-01"), today)
+
+
 def test_this_week_question_puts_the_weeks_on_topic_articles_first():
     # best-first by relevance: an old article and one from last month outrank this week's
     ranked = [_p(1, "2024-05-03"), _p(2, "2026-01-20"), _p(3, "2020-01-10"), _p(4, None),

@@ -30,6 +30,32 @@ def test_one_splitter_knows_abbreviations_and_keeps_offsets():
     assert all(TEXT[s.start : s.end] == s.text for s in spans)
 
 
+def test_a_capital_of_any_script_or_an_opening_mark_starts_a_sentence():
+    text = ("Er kam spät. Über Nacht blieb er. ¿Qué pasó? ¡Nada! «Мы придём», сказал он. "
+            "А. С. Пушкин писал. Ωραία μέρα. „Wir sind da“, sagte sie. He said. "
+            "\"the rest\" stays. Il dit. «oui», dit-il.")
+    spans = split_sentences(text)
+    assert [s.text for s in spans] == [
+        "Er kam spät.", "Über Nacht blieb er.", "¿Qué pasó?", "¡Nada!",
+        "«Мы придём», сказал он.", "А. С. Пушкин писал.", "Ωραία μέρα.",
+        "„Wir sind da“, sagte sie.", 'He said. "the rest" stays.', "Il dit.", "«oui», dit-il.",
+    ]
+    assert all(text[s.start : s.end] == s.text for s in spans)
+
+
+def test_words_are_unicode_words_with_their_accents():
+    from qa.text.sentences import content_words
+
+    assert content_words("Müller and Mäller") == ["müller", "mäller"]
+    assert content_words("Москва, Αθήνα, 東京") == ["москва", "αθήνα", "東京"]
+    # a decomposed accent is the same word as a composed one; an Indic vowel sign stays in
+    assert content_words("Mu\u0308ller") == ["müller"]
+    assert content_words("हिन्दी") == ["हिन्दी"]
+    # English words and numbers are read as before
+    assert content_words("South Korea's 9.78bn won, 12,000 staff (US$8.6)") == [
+        "south", "korea", "s", "9.78", "bn", "won", "12,000", "staff", "us", "8.6"]
+
+
 def test_a_window_of_the_text_keeps_offsets_in_the_whole_text():
     start = TEXT.index("Sen.")
     end = TEXT.index("Was it")

@@ -23,6 +23,7 @@ from langchain_core.messages import BaseMessage, SystemMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
+from qa.answer.checks import Case, Verifier, reason_of
 from qa.answer.confidence import ANSWER_OPEN, answer_logprobs, first_token_prob
 from qa.answer.context import join_blocks, passage_blocks
 from qa.answer.evidence import Evidence, build_evidence
@@ -30,9 +31,9 @@ from qa.answer.extractive import extractive_sentences
 from qa.answer.grounding import (
     DECLINE,
     can_back_an_answer,
+    check_claim,
     misread_number,
     parse_reply,
-    verify,
 )
 from qa.answer.intent import about_whole_article, open_kind
 from qa.answer.open_answer import stream_open
@@ -41,11 +42,12 @@ from qa.answer.scope import DocumentPassages, Retrieve
 from qa.config import Settings
 from qa.index.embedder import Embedder
 from qa.llm.backends import avoid_options, structured_output
-from qa.retrieve.recency import is_old_news, staleness_note
+from qa.retrieve.recency import staleness_note
 from qa.text.dates import a_month, parse_date, passage_date, with_weekday_dates
 from qa.types import (
     Answer,
     AnswerSentence,
+    CheckVerdict,
     Citation,
     ExtractiveEvent,
     FinalEvent,
@@ -119,7 +121,8 @@ def rewrite_question(question: str, history: Sequence[HistoryItem], llm: BaseCha
     return f"{last_user} {question}".strip()
 
 
-def _refusal(question: str, standalone: str, evidence: Evidence, timings: dict) -> Answer:
+def _refusal(question: str, standalone: str, evidence: Evidence, timings: dict,
+             checks: tuple[CheckVerdict, ...] = ()) -> Answer:
     conf = round(1 - max(0.0, evidence.best_score), 3)
     return Answer(
         text=load_prompt("refusal"),
@@ -131,6 +134,8 @@ def _refusal(question: str, standalone: str, evidence: Evidence, timings: dict) 
         passages=evidence.passages,
         kind="refusal",
         timings=timings,
+        refusal_reason=reason_of(next((v for v in checks if v.failed), None)),
+        checks=checks,
     )
 
 
@@ -151,18 +156,27 @@ def _finish(
     today: date | None,
     logprobs: tuple[float, ...] = (),
     covers: Callable[[date], bool] | None = None,
+    verifier: Verifier | None = None,
+    related: CheckVerdict | None = None,
 ) -> Answer:
     """Check the model's claim (``qa.answer.grounding``): a short answer backed by a verified quote,
-    or a refusal. Refusal comes from this check, not from the model's mood or a score."""
-    verified = verify(parse_reply(raw), evidence, first_token_prob(logprobs))
+    or a refusal. Refusal comes from this check, not from the model's mood or a score.
+    ``related``: the verdict of the check made before the model, listed first."""
+    verifier = verifier or Verifier()
+    checked = check_claim(parse_reply(raw), evidence, first_token_prob(logprobs), verifier)
+    verdicts = ((related,) if related else ()) + checked.verdicts
+    verified = checked.verified
     if verified is None:
-        return replace(_refusal(question, standalone, evidence, timings), raw=raw,
+        return replace(_refusal(question, standalone, evidence, timings, verdicts), raw=raw,
                        answer_logprobs=logprobs)
     pi = verified.passage_index
     p = evidence.passages[pi]
-    if is_old_news(standalone, p, today, evidence.passages, covers):
+    old = verifier.run("old_news", Case(standalone, evidence=evidence, passage=p, today=today,
+                                        covers=covers))
+    verdicts += (old,)
+    if old.failed:
         # measured: such answers are nearly always about an earlier event (docs/answers.md)
-        refused = _refusal(question, standalone, evidence, timings)
+        refused = _refusal(question, standalone, evidence, timings, verdicts)
         return replace(refused, text=_old_news_refusal(p), raw=raw, answer_logprobs=logprobs)
     citation = Citation(
         n=pi + 1,
@@ -194,6 +208,7 @@ def _finish(
         raw=raw,
         answer_logprobs=logprobs,
         timings=timings,
+        checks=verdicts,
     )
 
 
@@ -303,10 +318,12 @@ def stream(
     passages = list(retrieve(standalone, settings.top_k))
     timings["retrieve"] = time.perf_counter() - t0
     evidence = build_evidence(standalone, passages, encode)
+    verifier = Verifier(settings.checks_off)
+    related = verifier.run("related", Case(standalone, evidence=evidence))
 
-    if evidence.nothing_related:
+    if related.failed:
         timings["extractive"] = timings["total"] = time.perf_counter() - t0
-        answer = _refusal(question, standalone, evidence, timings)
+        answer = _refusal(question, standalone, evidence, timings, (related,))
         yield ExtractiveEvent(answer)
         yield FinalEvent(answer)
         return
@@ -372,11 +389,11 @@ def stream(
         n_shown = len(evidence.passages) if last else max(n for n, _ in shown_blocks)
         raw, token_logprobs = yield from draft(messages, n_shown, last, {})
         answer = _finish(question, standalone, evidence, raw, dict(timings), today,
-                         answer_logprobs(token_logprobs), covers)
+                         answer_logprobs(token_logprobs), covers, verifier, related)
         if answer.refused and not last:
             first = {n - 1 for n, _ in shown_blocks}
             if can_back_an_answer(evidence, (pi for pi in range(len(evidence.passages))
-                                             if pi not in first)):
+                                             if pi not in first), verifier):
                 continue
             # No sentence of the other passages is about the question enough for the check
             # to accept a quote from them: reading them costs seconds and could only change
@@ -385,7 +402,8 @@ def stream(
             answer = replace(answer, timings=dict(timings))
         said = _answer_field(raw)
         options = (avoid_options(llm, [said])
-                   if answer.refused and misread_number(raw, evidence) and said else None)
+                   if answer.refused and misread_number(raw, evidence, verifier) and said
+                   else None)
         if options:
             # A number the passages do not state as the answer gives it: the model misread
             # one (8.6% for the 0.7% beside "US$8.6 million"). Its next likeliest answer, on
@@ -395,7 +413,7 @@ def stream(
             yield ExtractiveEvent(replace(instant, timings=dict(timings)))
             raw, token_logprobs = yield from draft(messages, n_shown, True, options)
             answer = _finish(question, standalone, evidence, raw, dict(timings), today,
-                             answer_logprobs(token_logprobs), covers)
+                             answer_logprobs(token_logprobs), covers, verifier, related)
         yield FinalEvent(answer)
         return
 

@@ -9,9 +9,10 @@ quote is then looked up by code (the passage sentence that holds the answer).
 ``verify`` accepts a claim only when (see ``qa.answer.quotes``) the quote occurs in a retrieved
 passage, states something (not a question or a headline), contains every word of the answer
 that the question did not give, and is about the question (its sentence clears
-``RELEVANCE_FLOOR``, or ``ARTICLE_FLOOR`` when every passage is from one article). A right
-claim with the wrong passage number is moved to the passage that holds its quote; anything
-else is refused by the caller.
+``RELEVANCE_FLOOR``, or ``ARTICLE_FLOOR`` when every passage is from one article). Each of
+these is a named check of ``qa.answer.checks``; ``check_claim`` returns their verdicts too,
+so a refusal names the check that made it. A right claim with the wrong passage number is
+moved to the passage that holds its quote; anything else is refused by the caller.
 """
 
 from __future__ import annotations
@@ -19,22 +20,28 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from qa.answer.checks import (
+    ALL_ON,
+    CHECK_NAMES,
+    CHECKS,
+    Case,
+    Quote,
+    Verifier,
+    first_failure,
+)
 from qa.answer.citations import parse_markers
 from qa.answer.evidence import Evidence
 from qa.answer.quotes import (
     QuoteSpan,
     answer_in_quote,
-    asks_for_an_exclusion,
     complete_name,
-    fits_question,
-    is_answer_text,
-    is_assertion,
     locate,
-    names_a_rival,
     names_not_in,
 )
+from qa.text.language import Language, language_of
+from qa.types import CheckVerdict
 
 DECLINE = "NOT IN ARTICLES"
 
@@ -90,30 +97,37 @@ def only_article(evidence: Evidence) -> str | None:
     return ids.pop() if len(ids) == 1 else None
 
 
+def _article_floor_applies(evidence: Evidence) -> bool:
+    """Every passage is from one article and the question names nothing the passages do not
+    (``quotes.names_not_in``): the ``one_article`` signal."""
+    return (ARTICLE_FLOOR is not None and only_article(evidence) is not None
+            and not names_not_in(evidence.question,
+                                 " ".join(p.text for p in evidence.passages)))
+
+
 def evidence_floor(evidence: Evidence, floor: float) -> float:
     """``floor``, or ``ARTICLE_FLOOR`` when every passage is from one article, the question
     names nothing the passages do not (``quotes.names_not_in``), and that floor is lower."""
-    if (ARTICLE_FLOOR is not None and only_article(evidence) is not None
-            and not names_not_in(evidence.question,
-                                 " ".join(p.text for p in evidence.passages))):
+    if ARTICLE_FLOOR is not None and _article_floor_applies(evidence):
         return min(floor, ARTICLE_FLOOR)
     return floor
 
 
-def can_back_an_answer(evidence: Evidence, passage_indices: Iterable[int]) -> bool:
+def can_back_an_answer(evidence: Evidence, passage_indices: Iterable[int],
+                       verifier: Verifier = ALL_ON) -> bool:
     """Whether any sentence of these passages clears the lowest relevance floor: a quote from
     them can pass the check only then (``_accept``), so with none the model need not read
-    them (``qa.answer.chain``'s second pass)."""
+    them (``qa.answer.chain``'s second pass). With ``relevance`` off, any sentence can."""
     floor = relevance_floor(None)
     if CONFIDENT is not None:
         floor = min(floor, CONFIDENT_FLOOR)
-    floor = evidence_floor(evidence, floor)
+    if verifier.is_on("one_article"):
+        floor = evidence_floor(evidence, floor)
+    if not verifier.is_on("relevance"):
+        floor = float("-inf")
     return any(float(evidence.question_scores[i]) >= floor
                for pi in passage_indices for i in evidence.sentences_of(pi))
 
-
-TYPE_CHECK = True
-"""Refuse a short answer of the wrong kind for its question (``qa.answer.quotes.fits_question``)."""
 
 FIND_QUOTE_BY_CODE = True
 """When the model's quote is missing or not verbatim, look for the passage sentence that holds
@@ -219,26 +233,51 @@ def _relevance(evidence: Evidence, pi: int, start: int, end: int) -> float:
     return max(scores, default=0.0)
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A claim after the checks: the verified claim (None: refused) and every verdict, in the
+    order the checks ran (``qa.answer.checks.CHECKS``); on a refusal the last one failed."""
+
+    verified: Verified | None
+    verdicts: tuple[CheckVerdict, ...]
+
+    @property
+    def refusal(self) -> CheckVerdict | None:
+        return first_failure(self.verdicts)
+
+
 def _accept(claim: Claim, evidence: Evidence, pi: int, span: QuoteSpan, by_code: bool,
-            floor: float = RELEVANCE_FLOOR):
+            floor: float = RELEVANCE_FLOOR, *, verifier: Verifier = ALL_ON,
+            case: Case | None = None, language: Language | None | str = "",
+            one_article: CheckVerdict | None = None,
+            ) -> tuple[Verified | None, tuple[CheckVerdict, ...]]:
+    """One candidate quote through the per-quote checks: the verified claim or None, and the
+    verdicts up to the first failed one."""
     p = evidence.passages[pi]
     quote = p.text[span.start:span.end]
     sentence = p.text[span.sentence_start:span.sentence_end]
-    question = evidence.question
-    if not is_assertion(sentence):
-        return None
-    if names_a_rival(question, sentence):
-        return None
-    if not answer_in_quote(claim.answer, quote, question):
-        # the model quoted part of the sentence; the answer may sit in the rest of it
-        if not answer_in_quote(claim.answer, sentence, question):
-            return None
+    case = replace(case or Case(evidence.question, evidence=evidence, claim=claim),
+                   quote=Quote(pi, quote, sentence, by_code))
+    done: list[CheckVerdict] = []
+
+    def fails(name: str, c: Case = case) -> bool:
+        done.append(verifier.run(name, c, language))
+        return done[-1].failed
+
+    if fails("quote_in_passage") or fails("assertion") or fails("rival_name"):
+        return None, tuple(done)
+    if fails("answer_in_quote"):
+        return None, tuple(done)
+    if done[-1].features.get("within") == "sentence":
+        # the model quoted part of the sentence; the answer sits in the rest of it
         span = QuoteSpan(span.sentence_start, span.sentence_end, span.sentence_start,
                          span.sentence_end)
     a_start, a_end = p.start + span.start, p.start + span.end
     rel = _relevance(evidence, pi, a_start, a_end)
-    if rel < floor:
-        return None
+    if one_article is not None:
+        done.append(one_article)
+    if fails("relevance", replace(case, relevance=rel, floor=floor)):
+        return None, tuple(done)
     return Verified(
         answer=complete_name(claim.answer, sentence),
         passage_index=pi,
@@ -249,10 +288,51 @@ def _accept(claim: Claim, evidence: Evidence, pi: int, span: QuoteSpan, by_code:
         relevance=rel,
         corrected=claim.passage != pi + 1,
         quote_by_code=by_code,
-    )
+    ), tuple(done)
 
 
-def misread_number(raw: str, evidence: Evidence) -> bool:
+Tried = tuple[str, tuple[CheckVerdict, ...]]
+"""A refused candidate quote: its sentence, and its verdicts up to the failed one."""
+
+
+def _closest(claim: Claim, question: str, tried: list[Tried]) -> tuple[CheckVerdict, ...]:
+    """Of the refused candidate quotes, the one closest to backing the answer: a sentence that
+    holds the answer first, then the one that got furthest through the checks, then the one
+    most about the question, then the first tried. Its failed verdict is the refusal's reason,
+    marked as the closest of several when there were."""
+    depth = {name: i for i, name in enumerate(CHECK_NAMES)}
+
+    def key(t: Tried) -> tuple[bool, int, float]:
+        sentence, vs = t
+        score = vs[-1].features.get("score")
+        return (answer_in_quote(claim.answer, sentence, question), depth[vs[-1].check],
+                float(score) if isinstance(score, int | float) else 0.0)
+
+    keys = [key(t) for t in tried]
+    best = max(range(len(tried)), key=keys.__getitem__)
+    verdicts = tried[best][1]
+    if len(tried) == 1:
+        return verdicts
+    last = verdicts[-1]
+    if not keys[best][0] and last.check == "answer_in_quote" and last.features.get("words"):
+        reason = (f"the answer's words '{last.features['words']}' are in none of the "
+                  f"{len(tried)} quotes tried")
+    else:
+        reason = f"{last.reason} (the closest of {len(tried)} quotes tried)"
+    return (*verdicts[:-1], replace(last, reason=reason))
+
+
+def _refused(claim: Claim, question: str, tried: list[Tried],
+             case: Case) -> tuple[CheckVerdict, ...]:
+    """The verdicts of a claim no candidate quote backs: the closest candidate's, or, when no
+    candidate was looked at, ``quote_in_passage``'s failure (it refuses even when that check
+    is off, since without a quote there is nothing to show)."""
+    if tried:
+        return _closest(claim, question, tried)
+    return (CHECKS[CHECK_NAMES.index("quote_in_passage")].run(case),)
+
+
+def misread_number(raw: str, evidence: Evidence, verifier: Verifier = ALL_ON) -> bool:
     """Whether the model's reply answers with a number and the check refuses it: no passage
     sentence about the question states that number as the answer gives it ("8.6%" where the
     article has "US$8.6 million" and "about 0.7%"). ``qa.answer.chain`` then asks the model
@@ -260,47 +340,83 @@ def misread_number(raw: str, evidence: Evidence) -> bool:
     claim = parse_reply(raw)
     if claim.declined or not re.search(r"\d", claim.answer):
         return False
-    return verify(claim, evidence) is None
+    return verify(claim, evidence, verifier=verifier) is None
 
 
-def verify(claim: Claim, evidence: Evidence, confidence: float | None = None) -> Verified | None:
+def verify(claim: Claim, evidence: Evidence, confidence: float | None = None,
+           verifier: Verifier = ALL_ON) -> Verified | None:
     """The checked claim, or None when nothing in the passages backs it. ``confidence``: the
     probability the model gave the answer's first token (None: unknown)."""
-    if claim.declined or not is_answer_text(claim.answer) or not evidence.passages:
-        return None
-    if confidence is not None and MIN_CONFIDENCE is not None and confidence < MIN_CONFIDENCE:
-        return None
-    floor = evidence_floor(evidence, relevance_floor(confidence))
-    if TYPE_CHECK and not fits_question(claim.answer, evidence.question):
-        return None
-    if asks_for_an_exclusion(evidence.question):
-        return None
+    return check_claim(claim, evidence, confidence, verifier).verified
+
+
+def check_claim(claim: Claim, evidence: Evidence, confidence: float | None = None,
+                verifier: Verifier = ALL_ON) -> Checked:
+    """``verify`` with its verdicts: the claim through the checks of ``qa.answer.checks`` in
+    the table's order, except those ``verifier`` turns off."""
+    question = evidence.question
+    language = language_of(question)
+    case = Case(question, evidence=evidence, claim=claim, confidence=confidence,
+                min_confidence=MIN_CONFIDENCE)
+    done: list[CheckVerdict] = []
+
+    def fails(name: str) -> bool:
+        done.append(verifier.run(name, case, language))
+        return done[-1].failed
+
+    if fails("declined") or fails("answer_text") or fails("passages"):
+        return Checked(None, tuple(done))
+    if fails("min_confidence"):
+        return Checked(None, tuple(done))
+    base = relevance_floor(confidence)
+    applies = verifier.is_on("one_article") and _article_floor_applies(evidence)
+    floor = min(base, ARTICLE_FLOOR) if applies and ARTICLE_FLOOR is not None else base
+    one_article = verifier.run("one_article", replace(
+        case, floor=floor, base_floor=base, article_floor=ARTICLE_FLOOR,
+        article_floor_applies=applies), language)
+    if fails("type_check") or fails("exclusion"):
+        return Checked(None, tuple(done))
+    pre = tuple(done)
+
+    def accept(pi: int, span: QuoteSpan, by_code: bool, found: bool):
+        return _accept(claim, evidence, pi, span, by_code, floor, verifier=verifier,
+                       case=replace(case, model_quote_found=found), language=language,
+                       one_article=one_article)
+
     n = len(evidence.passages)
     cited = claim.passage - 1 if claim.passage and 1 <= claim.passage <= n else None
     order = ([cited] if cited is not None else []) + [i for i in range(n) if i != cited]
+    tried: list[Tried] = []
+    found = False
     if claim.quote:
         for pi in order:
             span = locate(claim.quote, evidence.passages[pi].text)
             if span is not None:
-                ok = _accept(claim, evidence, pi, span, by_code=False, floor=floor)
+                found = True
+                ok, verdicts = accept(pi, span, False, True)
                 if ok is not None:
-                    return ok
-    if not FIND_QUOTE_BY_CODE and claim.structured:
-        return None
+                    return Checked(ok, pre + verdicts)
+                p = evidence.passages[pi]
+                tried.append((p.text[span.sentence_start:span.sentence_end], verdicts))
+    if not FIND_QUOTE_BY_CODE and claim.structured and verifier.is_on("quote_in_passage"):
+        return Checked(None, pre + _refused(claim, question, tried, case))
     # No verbatim quote that holds the answer: look for the sentence that does, the cited
     # passage first, then the one most about the question.
-    best: Verified | None = None
+    best: tuple[Verified, tuple[CheckVerdict, ...]] | None = None
     for pi in order:
         p = evidence.passages[pi]
         for si in evidence.sentences_of(pi):
             s = evidence.sentences[si]
             local = QuoteSpan(s.start - p.start, s.end - p.start, s.start - p.start,
                               s.end - p.start)
-            ok = _accept(claim, evidence, pi, local, by_code=True, floor=floor)
+            ok, verdicts = accept(pi, local, True, found)
             if ok is None:
+                tried.append((s.text, verdicts))
                 continue
             if pi == cited:
-                return ok
-            if best is None or ok.relevance > best.relevance:
-                best = ok
-    return best
+                return Checked(ok, pre + verdicts)
+            if best is None or ok.relevance > best[0].relevance:
+                best = ok, verdicts
+    if best is not None:
+        return Checked(best[0], pre + best[1])
+    return Checked(None, pre + _refused(claim, question, tried, case))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from qa.text.language import LANGUAGES, NUMBER_WORDS, language_of
 from qa.text.sentences import STOPWORDS, content_words, split_sentences
 
 _FOLD = str.maketrans({
@@ -92,18 +93,17 @@ def find_quote(quote: str, text: str) -> tuple[int, int] | None:
     return a, b
 
 
-_NUMBER_WORDS = {
-    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
-    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13",
-    "fifteen": "15", "twenty": "20", "thirty": "30", "fifty": "50", "hundred": "100",
-    "first": "1st", "second": "2nd", "third": "3rd", "fourth": "4th", "fifth": "5th",
-}
+_NUMBER_WORDS = NUMBER_WORDS
+"""Number words as digits, of every language in the table (``qa.text.language``)."""
+
+_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
+"""A hyphen between letters (any script): "four-storey" also reads as "four storey"."""
 
 
 def _terms(text: str) -> set[str]:
     """Content words with number words as digits and hyphenated words also split."""
     text = re.sub(r"%|\bper ?cent(age)?\b", " percent ", text, flags=re.I)
-    spaced = re.sub(r"(?<=[A-Za-z])-(?=[A-Za-z])", " ", text)
+    spaced = _HYPHEN.sub(" ", text)
     words = set(content_words(text)) | set(content_words(spaced))
     return {_NUMBER_WORDS.get(w, w) for w in words}
 
@@ -112,7 +112,7 @@ def new_words(answer: str, question: str) -> list[str]:
     """The answer's words that the question did not give: what the answer actually claims."""
     given = _terms(question)
     answer = re.sub(r"%|\bper ?cent(age)?\b", " percent ", answer, flags=re.I)
-    spaced = re.sub(r"(?<=[A-Za-z])-(?=[A-Za-z])", " ", answer)
+    spaced = _HYPHEN.sub(" ", answer)
     seen: list[str] = []
     for w in content_words(spaced):
         w = _NUMBER_WORDS.get(w, w)
@@ -171,8 +171,9 @@ def answer_in_quote(answer: str, quote: str, question: str) -> bool:
     return True
 
 
-_WH = re.compile(r"^(who|what|when|where|which|why|how|is|are|was|were|do|does|did|can|could|"
-                 r"will|would|should)\b", re.I)
+_WH = re.compile(r"^(" + "|".join(sorted(
+    {w for lang in LANGUAGES.values() for w in lang.question_words}, key=lambda w: (-len(w), w)))
+    + r")\b", re.I)
 
 
 def is_question(sentence: str) -> bool:
@@ -230,32 +231,25 @@ def locate(quote: str, passage_text: str) -> QuoteSpan | None:
     return QuoteSpan(start, end, inside[0].start, inside[-1].end)
 
 
-_MONTHS = ("january february march april may june july august september october november "
-           "december jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday "
-           "thursday friday saturday sunday today yesterday tomorrow week month year spring "
-           "summer autumn fall winter morning evening night decade century").split()
-_QUANTITY = ("dozen dozens hundred hundreds thousand thousands million millions billion "
-             "billions trillion several few many half quarter double triple").split()
-_FREQUENCY = ("each every daily weekly monthly yearly annually hourly once twice times "
-              "always often never rarely").split()
-
-
 def fits_question(answer: str, question: str) -> bool:
     """A cheap type check of the short answer against the question's wh-phrase: "how many"
     wants a quantity, "when"/"what year" a date, "how often" a frequency. A small model that
-    copies the wrong part of a right quote ("dozens" for "how often") is caught here."""
+    copies the wrong part of a right quote ("dozens" for "how often") is caught here. The
+    phrases are the question's language's (``qa.text.language``); in a language the table
+    lacks, the check is not made."""
+    lang = language_of(question)
+    if lang is None:
+        return True
     q = question.lower()
     a = answer.lower()
-    words = set(re.findall(r"[a-z]+", a))
+    words = set(re.findall(r"[^\W\d_]+", a))
     has_digit = bool(re.search(r"\d", a))
-    if re.search(r"\bhow often\b", q):
-        return bool(words & set(_FREQUENCY)) or "per " in a
-    if re.search(r"\b(how many|how much|what percentage|how long|how far|how old|how big|"
-                 r"how tall|how large)\b", q):
-        return has_digit or bool(words & (set(_NUMBER_WORDS) | set(_QUANTITY)))
-    if re.search(r"\b(when|what year|which year|what date|what day|which day|which month|"
-                 r"what month)\b", q):
-        return has_digit or bool(words & set(_MONTHS))
+    if lang.asks_frequency.search(q):
+        return bool(words & lang.frequency_words) or "per " in a
+    if lang.asks_quantity.search(q):
+        return has_digit or bool(words & (set(lang.number_words) | lang.quantity_words))
+    if lang.asks_date.search(q):
+        return has_digit or bool(words & lang.date_words)
     return True
 
 
@@ -349,7 +343,10 @@ def names_a_rival(question: str, sentence: str) -> tuple[str, str] | None:
     figure or name from such a sentence when the article never gives the asked one ("How much
     did North Korea spend…?" answered "9.78 billion won" from "South Korea spent at least
     9.78 billion won"). Returns the two names, or None. Replayed on the stored replies of the
-    three evaluation sets it refuses that one answer and no other (docs/answers.md)."""
+    three evaluation sets it refuses that one answer and no other (docs/answers.md). It
+    reads English names and auxiliaries: in another language it is not checked (None)."""
+    if language_of(question) is None:
+        return None
     said = _plain(sentence)
     said_names = _names(sentence)
     for name in _names(question, subjects_only=True):
@@ -369,6 +366,10 @@ def names_not_in(question: str, text: str) -> list[str]:
     """The names of two or more words in the question ("World Cup", "Nobel Peace Prize")
     that ``text`` never mentions: a question about something the article does not name is not
     about that article, whatever words it shares with one of its sentences ("Who won the 2018
-    World Cup?" and "...9.78 billion won... in 2018..." on the shipped article)."""
+    World Cup?" and "...9.78 billion won... in 2018..." on the shipped article). English
+    capitalisation marks a name; in another language (German capitalises every noun) it is
+    not checked: no names are returned."""
+    if language_of(question) is None:
+        return []
     said = f" {_plain(text)} "
     return [" ".join(name) for name in _names(question) if f" {' '.join(name)} " not in said]

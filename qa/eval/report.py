@@ -74,7 +74,8 @@ def write_report(results: list[QuestionResult], summary: dict, out_dir: Path) ->
             fh.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     plots = _plots(results, summary, out_dir)
-    lines = [*_heading(summary), *_table(summary), "", *[f"![{p}]({p})" for p in plots], ""]
+    lines = [*_heading(summary), *_table(summary), "", *_refusal_rows(summary),
+             *[f"![{p}]({p})" for p in plots], ""]
     path = out_dir / "report.md"
     path.write_text("\n".join(lines))
     return path
@@ -180,3 +181,18 @@ def _answer_rows(summary: dict, row: Row, audited: bool) -> list[str]:
             _pct(s["quote_exactness"])),
         row("citation support", _pct(s["citation_support_rate"])),
     ]
+
+
+def _refusal_rows(summary: dict) -> list[str]:
+    """The refusals per check (``qa.answer.checks``), as a table of its own."""
+    counts = summary.get("refusals_by_check")
+    if not counts:
+        return []
+    from qa.answer.checks import CHECKS
+
+    kinds = {c.name: c.kind for c in CHECKS}
+    lines = ["## Refusals per check", "",
+             f"The check that refused each refused question ({sum(counts.values())} refused).",
+             "", "| check | kind | refusals |", "|---|---|---|"]
+    lines += [f"| `{name}` | {kinds.get(name, '—')} | {n} |" for name, n in counts.items()]
+    return [*lines, ""]

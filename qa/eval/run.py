@@ -119,6 +119,12 @@ class QuestionResult:
     sentences: list[dict] | None = None
     """Every sentence the model wrote, shown or removed, with what it cites (open answers):
     what a hand audit reads."""
+    refused_by: str | None = None
+    """The check that refused the answer (``qa.answer.checks``); None: answered, or refused
+    where no named check decides (an open answer)."""
+    refusal_reason: str | None = None
+    checks: list[dict] | None = None
+    """Each check's verdict (``CheckVerdict.to_dict``), in the order they ran."""
 
     @property
     def wrong_shown(self) -> bool:
@@ -295,6 +301,8 @@ def _answer(kb: KnowledgeBase, r: QuestionResult, asked: str, as_of: str | None)
     r.confidence = answer.confidence
     r.timings.update(answer.timings)
     r.shape = answer.shape
+    r.refused_by, r.refusal_reason = answer.refused_by, answer.refusal_reason
+    r.checks = [v.to_dict() for v in answer.checks]
     if answer.shape == "open":
         r.sentences = [{"text": s.text, "shown": s.supported, "reason": s.reason,
                         "quoted": s.quoted,
@@ -354,6 +362,23 @@ def _open_scores(rows: list[QuestionResult]) -> dict:
     }
 
 
+OTHER_REFUSAL = "(no named check)"
+"""The key under which ``refusals_by_check`` counts refusals no named check made (an open
+answer with no sentence that passed)."""
+
+
+def refusals_by_check(rows: list[QuestionResult]) -> dict[str, int]:
+    """How many questions each check refused, in the table's order (``qa.answer.checks``),
+    with every check listed (0 included) and refusals no check made last."""
+    from qa.answer.checks import CHECK_NAMES
+
+    counts = Counter(r.refused_by or OTHER_REFUSAL for r in rows if r.refused)
+    out = {name: counts.get(name, 0) for name in CHECK_NAMES}
+    if counts.get(OTHER_REFUSAL):
+        out[OTHER_REFUSAL] = counts[OTHER_REFUSAL]
+    return out
+
+
 def summarize(results: list[QuestionResult], meta: dict) -> dict:
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
@@ -393,6 +418,7 @@ def summarize(results: list[QuestionResult], meta: dict) -> dict:
         for r in answerable:
             by_type[r.qtype].append(bool(r.correct))
         s["accuracy_by_type"] = {t: (sum(v) / len(v), len(v)) for t, v in sorted(by_type.items())}
+        s["refusals_by_check"] = refusals_by_check(answered)
     keyed = [r for r in results if r.key_points is not None and r.refused is not None]
     if keyed:
         s["open"] = _open_scores(keyed)

@@ -7,13 +7,40 @@ splitting keeps ``text[start:end] == sentence`` instead of returning bare string
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
+
+def _char_class(has: Callable[[str], bool]) -> str:
+    """The characters of the Basic Multilingual Plane for which ``has`` is true, as the inside
+    of a regex character class (ranges). Python's ``re`` knows no ``\\p{Lu}``; the BMP holds
+    every script a news article is written in."""
+    ranges: list[str] = []
+    start = None
+    for c in range(0x10001):
+        if c < 0x10000 and has(chr(c)):
+            start = c if start is None else start
+            continue
+        if start is not None:
+            ranges.append(re.escape(chr(start)) + ("-" + re.escape(chr(c - 1))
+                                                   if c - 1 > start else ""))
+            start = None
+    return "".join(ranges)
+
+
+UPPER = _char_class(lambda ch: ch.isupper() or ch.istitle())
+"""Upper-case (and title-case) letters of any script, for a character class: "Über", "Ω"."""
+_MARKS = _char_class(lambda ch: unicodedata.category(ch) in ("Mn", "Mc", "Me"))
+"""Combining marks: inside a word in Hindi ("हिन्दी") or in decomposed accents ("u" + "¨")."""
+
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets and [n] markers)
-# when whitespace and an upper-case letter, digit, opening quote or bracket follow, unless the
-# text before it ends with an abbreviation ("U.S.", "Mr.", "Sept.").
+# when whitespace and then an upper-case letter (any script), a digit, an opening quote or
+# bracket before one of those, or a "¿" "¡" "«" (which open sentences) follow, unless the text
+# before it ends with an abbreviation ("U.S.", "Mr.", "Sept.").
 _BOUNDARY = re.compile(
-    r"""(?<=[.!?])["'”’)\]]*(?:\s*\[\d+(?:\s*[,;–-]\s*\d+)*\])*(?=\s+["'“‘(\[]?[A-Z0-9])"""
+    r"""(?<=[.!?])["'”’)\]]*(?:\s*\[\d+(?:\s*[,;–-]\s*\d+)*\])*"""
+    r"""(?=\s+(?:[¿¡«]|["'“‘„‚‹(\[]?[""" + UPPER + r"""0-9]))"""
 )
 ABBREVIATIONS = (
     "Mr Mrs Ms Dr Prof Sen Rep Gov Gen Col Lt Sgt St Jr Sr Inc Corp Co Ltd No vs U.S U.K U.N "
@@ -21,7 +48,7 @@ ABBREVIATIONS = (
 ).split()
 """Words that end with a full stop inside a sentence (single capitals, "J.", count too)."""
 _ABBREV = re.compile(
-    r"(?:\b(?:" + "|".join(re.escape(a) for a in ABBREVIATIONS) + r")\.|\b[A-Z]\.)$"
+    r"(?:\b(?:" + "|".join(re.escape(a) for a in ABBREVIATIONS) + r")\.|\b[" + UPPER + r"]\.)$"
 )
 _PARAGRAPH = re.compile(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*")
 
@@ -70,13 +97,17 @@ STOPWORDS = frozenset(
     after before also said says say according just only more most such any all some one""".split()
 )
 
-_WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+_WORD = re.compile(r"[^\W_](?:[^\W_]|[" + _MARKS + r"])*(?:[.,][0-9]+)*")
+"""A word of any script with its accents ("müller", "москва"), or a number kept whole
+("9.78", "12,000"). An ASCII-only pattern cut "Müller" into "m" + "ller", so "Mäller"
+matched it."""
 
 
 def content_words(text: str) -> list[str]:
-    """Lower-cased words minus stopwords, with a light plural strip, numbers kept whole."""
+    """Lower-cased words minus stopwords, with a light plural strip, numbers kept whole.
+    NFC first, so a decomposed accent ("u" + "¨") is the same word as a composed "ü"."""
     words = []
-    for w in _WORD.findall(text.lower().replace("’", "'")):
+    for w in _WORD.findall(unicodedata.normalize("NFC", text.lower().replace("’", "'"))):
         if w in STOPWORDS:
             continue
         if not w[0].isdigit() and len(w) > 3 and w.endswith("s") and not w.endswith("ss"):

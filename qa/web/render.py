@@ -284,6 +284,9 @@ def refusal_html(answer: Answer, *, note: str = "", elapsed: float | None = None
             )
         parts.append(f'<div class="nqa-near">Nearest passages:</div><ol class="nqa-sources">'
                      f'{"".join(items)}</ol>')
+    why = why_not_html(answer)
+    if why:
+        parts.append(why)
     meta = "The articles do not support an answer to this question."
     if elapsed is not None:
         meta += f" Answered in {elapsed:.1f} s."
@@ -291,6 +294,25 @@ def refusal_html(answer: Answer, *, note: str = "", elapsed: float | None = None
         meta += f" {note}"
     parts.append(f'<div class="nqa-meta nqa-final">{html.escape(meta)}</div>')
     return "\n".join(parts)
+
+
+_STATUS_MARK = {"passed": "✓", "failed": "✗", "not_checked": "–"}
+
+
+def why_not_html(answer: Answer) -> str:
+    """A refusal's reason in a collapsed "Why not answered?" detail: the check that refused and
+    why, then the verdict of each check that ran. "" when no named check refused it."""
+    if not answer.refusal_reason:
+        return ""
+    items = "".join(
+        f'<li class="nqa-check nqa-check-{v.status}" data-check="{html.escape(v.check)}">'
+        f"{_STATUS_MARK.get(v.status, '?')} <code>{html.escape(v.check)}</code>: "
+        f"{html.escape(v.reason)}</li>"
+        for v in answer.checks)
+    listed = f'<ol class="nqa-checks">{items}</ol>' if items else ""
+    return (f'<details class="nqa-why"><summary>Why not answered?</summary>'
+            f'<p class="nqa-why-reason">{html.escape(answer.refusal_reason)}</p>{listed}'
+            f"</details>")
 
 
 # -- while the answer is being made --------------------------------------------------------------

@@ -50,6 +50,10 @@ CSS = """
   color: var(--body-text-color-subdued); font-size: 0.85em; }
 #nqa-chat .nqa-meta { margin-top: 0.4em; }
 #nqa-chat .nqa-refusal strong { color: #b45309; }
+#nqa-chat .nqa-why { margin-top: 0.4em; font-size: 0.85em; }
+#nqa-chat .nqa-why summary { cursor: pointer; color: var(--body-text-color-subdued); }
+#nqa-chat .nqa-checks { margin: 0.2em 0 0 1.2em; }
+#nqa-chat .nqa-check-failed { font-weight: 600; }
 #nqa-chat .nqa-error { color: #b91c1c; }
 #nqa-chat .nqa-q { white-space: pre-wrap; }
 #nqa-chat .nqa-progress { font-size: 0.85em; color: var(--body-text-color-subdued); }
