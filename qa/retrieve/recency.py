@@ -13,17 +13,17 @@ from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
 from qa.text.dates import a_month, parse_date
-from qa.text.sentences import UPPER
 from qa.types import Passage
 
 _RECENT_WORDS = re.compile(
     r"\b(this week|this month|this weekend|last week|recent(ly)?|latest|"
-    r"(?!(?-i:New\s+[" + UPPER + r"]))new(ly)?|just|"
+    r"(?!(?-i:New\s+[A-Z]))new(ly)?|just|"
     r"today|yesterday|now|current(ly)?|so far|this year)\b",
     re.I,
 )
-"""Words that ask about "now". A capitalised "New" before a capitalised word starts a name
-("New York", "New Zealand", "New Delhi"), not a time word; "Newcastle" is one word."""
+"""Words that ask about "now" (English, as the rule reads English names). A capitalised "New"
+before a capitalised word starts a name ("New York", "New Zealand", "New Delhi"), not a time
+word; "Newcastle" is one word."""
 
 _PAST_WORDS = re.compile(
     r"\b(?:a|one|two|three|four|five|six|seven|eight|nine|ten|\d+)\s+(?:years?|decades?)\s+"

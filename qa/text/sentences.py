@@ -6,6 +6,7 @@ splitting keeps ``text[start:end] == sentence`` instead of returning bare string
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -16,40 +17,56 @@ def _char_class(has: Callable[[str], bool]) -> str:
     """The characters of the Basic Multilingual Plane for which ``has`` is true, as the inside
     of a regex character class (ranges). Python's ``re`` knows no ``\\p{Lu}``; the BMP holds
     every script a news article is written in."""
+    codes = [c for c in range(0x10000) if has(chr(c))]
     ranges: list[str] = []
-    start = None
-    for c in range(0x10001):
-        if c < 0x10000 and has(chr(c)):
-            start = c if start is None else start
-            continue
-        if start is not None:
-            ranges.append(re.escape(chr(start)) + ("-" + re.escape(chr(c - 1))
-                                                   if c - 1 > start else ""))
-            start = None
+    i = 0
+    while i < len(codes):
+        j = i
+        while j + 1 < len(codes) and codes[j + 1] == codes[j] + 1:
+            j += 1
+        ranges.append(re.escape(chr(codes[i])) + ("-" + re.escape(chr(codes[j])) if j > i
+                                                   else ""))
+        i = j + 1
     return "".join(ranges)
 
 
-UPPER = _char_class(lambda ch: ch.isupper() or ch.istitle())
-"""Upper-case (and title-case) letters of any script, for a character class: "Über", "Ω"."""
-_MARKS = _char_class(lambda ch: unicodedata.category(ch) in ("Mn", "Mc", "Me"))
-"""Combining marks: inside a word in Hindi ("हिन्दी") or in decomposed accents ("u" + "¨")."""
+@functools.cache
+def upper_letters() -> str:
+    """Upper-case (and title-case) letters of any script, for a character class: "Über", "Ω".
+    Built on first use, not at import: a command that splits no text (``qa list``) does not
+    pay for the scan of the Unicode table."""
+    return _char_class(lambda ch: ch.isupper() or ch.istitle())
+
+
+@functools.cache
+def _marks() -> str:
+    """Combining marks: inside a word in Hindi ("हिन्दी") or in decomposed accents ("u" + "¨")."""
+    return _char_class(lambda ch: unicodedata.category(ch) in ("Mn", "Mc", "Me"))
+
 
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets and [n] markers)
 # when whitespace and then an upper-case letter (any script), a digit, an opening quote or
 # bracket before one of those, or a "¿" "¡" "«" (which open sentences) follow, unless the text
 # before it ends with an abbreviation ("U.S.", "Mr.", "Sept.").
-_BOUNDARY = re.compile(
-    r"""(?<=[.!?])["'”’)\]]*(?:\s*\[\d+(?:\s*[,;–-]\s*\d+)*\])*"""
-    r"""(?=\s+(?:[¿¡«]|["'“‘„‚‹(\[]?[""" + UPPER + r"""0-9]))"""
-)
+@functools.cache
+def _boundary() -> re.Pattern[str]:
+    return re.compile(
+        r"""(?<=[.!?])["'”’)\]]*(?:\s*\[\d+(?:\s*[,;–-]\s*\d+)*\])*"""
+        r"""(?=\s+(?:[¿¡«]|["'“‘„‚‹(\[]?[""" + upper_letters() + r"""0-9]))"""
+    )
+
+
 ABBREVIATIONS = (
     "Mr Mrs Ms Dr Prof Sen Rep Gov Gen Col Lt Sgt St Jr Sr Inc Corp Co Ltd No vs U.S U.K U.N "
     "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec"
 ).split()
 """Words that end with a full stop inside a sentence (single capitals, "J.", count too)."""
-_ABBREV = re.compile(
-    r"(?:\b(?:" + "|".join(re.escape(a) for a in ABBREVIATIONS) + r")\.|\b[" + UPPER + r"]\.)$"
-)
+@functools.cache
+def _abbrev() -> re.Pattern[str]:
+    return re.compile(r"(?:\b(?:" + "|".join(re.escape(a) for a in ABBREVIATIONS) + r")\.|\b["
+                      + upper_letters() + r"]\.)$")
+
+
 _PARAGRAPH = re.compile(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*")
 
 
@@ -72,8 +89,9 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
         base = para.start()
         chunk = para.group()
         pos = 0
-        for m in _BOUNDARY.finditer(chunk):
-            if _ABBREV.search(chunk[pos : m.end()]):
+        boundary, abbrev = _boundary(), _abbrev()
+        for m in boundary.finditer(chunk):
+            if abbrev.search(chunk[pos : m.end()]):
                 continue
             _add(spans, chunk, pos, m.end(), base)
             pos = m.end()
@@ -97,17 +115,19 @@ STOPWORDS = frozenset(
     after before also said says say according just only more most such any all some one""".split()
 )
 
-_WORD = re.compile(r"[^\W_](?:[^\W_]|[" + _MARKS + r"])*(?:[.,][0-9]+)*")
-"""A word of any script with its accents ("müller", "москва"), or a number kept whole
-("9.78", "12,000"). An ASCII-only pattern cut "Müller" into "m" + "ller", so "Mäller"
-matched it."""
+@functools.cache
+def _word() -> re.Pattern[str]:
+    """A word of any script with its accents ("müller", "москва"), or a number kept whole
+    ("9.78", "12,000"). An ASCII-only pattern cut "Müller" into "m" + "ller", so "Mäller"
+    matched it."""
+    return re.compile(r"[^\W_](?:[^\W_]|[" + _marks() + r"])*(?:[.,][0-9]+)*")
 
 
 def content_words(text: str) -> list[str]:
     """Lower-cased words minus stopwords, with a light plural strip, numbers kept whole.
     NFC first, so a decomposed accent ("u" + "¨") is the same word as a composed "ü"."""
     words = []
-    for w in _WORD.findall(unicodedata.normalize("NFC", text.lower().replace("’", "'"))):
+    for w in _word().findall(unicodedata.normalize("NFC", text.lower().replace("’", "'"))):
         if w in STOPWORDS:
             continue
         if not w[0].isdigit() and len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
