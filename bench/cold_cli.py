@@ -10,6 +10,10 @@ the interpreter and the package, what no command can go below), ``qa --local lis
 pseudo-terminal, as in a shell, so the first model token is seen when it is printed; the
 complete time is the process's). A load spike hits every command of a round alike.
 
+Then the same ``qa ask`` without ``--local``, as a shell runs it: the first call starts the
+background worker (qa/worker.py) and is counted apart; the next ``--runs`` calls read through
+it, each still a fresh ``qa`` process (``--no-worker`` skips this).
+
 Then, once, where the time of a cold ``qa ask`` goes, measured inside one fresh process:
 imports and opening the store, the embedder, retrieval, loading the model (llama.cpp maps the
 GGUF), the prompt's prefill (to the first token) and the rest of the answer.
@@ -79,11 +83,40 @@ def med(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
 
+def with_worker(env: dict, n: int, runs: dict, cpus: dict) -> None:
+    """``qa ask`` as a shell runs it: the first call starts the background worker, the next
+    ``n`` read through it (each a fresh ``qa`` process); the worker is stopped at the end."""
+    from qa.index.store import app_holding
+    from qa.worker import stop
+
+    env = {k: v for k, v in env.items() if k != "QA_NO_SERVER"} | {"QA_WORKER_IDLE_S": "900"}
+    data = Path(env["QA_DATA_DIR"])
+    try:
+        for i in range(n + 1):
+            key = "ask, starting the worker" if i == 0 else "ask through the worker"
+            c = cpu()
+            _, first, total = timed_ask([QA, "ask", SEARCH], env)
+            runs.setdefault(f"{key}: first token", []).append(first)
+            runs.setdefault(f"{key}: complete", []).append(total)
+            cpus.setdefault(f"{key}: first token", [])
+            cpus.setdefault(f"{key}: complete", []).append(cpu() - c)
+        c = cpu()
+        runs["search through the worker"] = [
+            timed([QA, "search", SEARCH, "-k", "3", "--json"], env) for _ in range(n)]
+        cpus["search through the worker"] = [(cpu() - c) / n]
+    finally:
+        pid = app_holding(data)
+        if pid and pid.isdigit():
+            stop(data, int(pid))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3, help="counted rounds (default 3)")
     ap.add_argument("--llm", help="QA_LLM (default: the environment's, else the embedded model)")
     ap.add_argument("--no-ask", action="store_true", help="list and search only")
+    ap.add_argument("--no-worker", action="store_true",
+                    help="skip the calls through the background worker")
     ap.add_argument("--before", metavar="SRC", help="also run the commands of another newsqa "
                     "source tree (e.g. `git archive COMMIT | tar -x -C SRC`), interleaved, on "
                     "its own store: before / after in the same run")
@@ -128,6 +161,8 @@ def main() -> int:
                     cpus[f"{side}ask complete"].append(cpu() - c)
             print(f"round {rnd}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in runs.items()),
                   file=sys.stderr, flush=True)
+        if not args.no_ask and not args.no_worker:
+            with_worker(sides[""], args.runs, runs, cpus)
         if not args.no_ask:
             out = subprocess.run([str(PY), "-c", PHASES, SEARCH], env=sides[""], cwd=ROOT,
                                  capture_output=True, text=True, timeout=900)

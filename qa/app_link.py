@@ -65,6 +65,10 @@ READ_TIMEOUT_S = 900.0
 """Longest silence while an answer streams (a queued question waits for the model)."""
 
 
+APP, WORKER = "app", "worker"
+"""The kinds of process that serve a store folder's link file."""
+
+
 class AppUnavailable(Exception):
     """The app could not be used (down, refused the token, spoke nonsense): answer locally."""
 
@@ -96,11 +100,13 @@ def proof(token: str, nonce: str) -> str:
 
 
 # -- the app's side: the link file -----------------------------------------------------------
-def write_link(settings: Settings, host: str, port: int, token: str) -> None:
+def write_link(settings: Settings, host: str, port: int, token: str, kind: str = APP) -> None:
     """Record where the app listens and its token, for the commands to find it. Called by the
-    app that holds ``settings.data_dir``, once it listens."""
+    app that holds ``settings.data_dir``, once it listens. ``kind``: ``APP`` (the web app) or
+    ``WORKER`` (the background worker, which a write or an app start stops: qa/worker.py)."""
     data = {
         "protocol": PROTOCOL,
+        "kind": kind,
         "pid": os.getpid(),
         "host": host,
         "port": int(port),
@@ -134,6 +140,11 @@ class Link:
     port: int
     pid: int
     token: str
+    kind: str = APP
+
+    @property
+    def what(self) -> str:
+        return "the background worker" if self.kind == WORKER else "the app"
 
     @property
     def url(self) -> str:
@@ -146,40 +157,60 @@ def _connect_host(host: str) -> str:
     return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
 
 
-def read_link(settings: Settings, *, answers: bool = True) -> tuple[Link | None, str]:
-    """The app's link for this store if every check on the file holds; else (None, why).
-    ``answers=False``: for searching only, so the generator settings need not match."""
-    if settings.chroma_url:
-        return None, "the store is a Chroma server (only a store folder is served this way)"
-    path = settings.data_dir / LINK_FILE
+NO_APP = "no newsqa app serves this store folder"
+
+
+def link_file(data_dir: Path) -> tuple[dict | None, str]:
+    """The link file's content when it is a private regular file of this user; else (None,
+    why). Says nothing of whether its process still runs."""
+    path = data_dir / LINK_FILE
     try:
         st = os.lstat(path)
     except OSError:
-        return None, "no newsqa app serves this store folder"
+        return None, NO_APP
     if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
         return None, f"ignored {path}: not a private file of this user"
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         with os.fdopen(fd) as fh:
             data = json.loads(fh.read(65536))
-        link = Link(str(data["host"]), int(data["port"]), int(data["pid"]), str(data["token"]))
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+    except (OSError, ValueError):
+        return None, f"ignored {path}: unreadable"
+    return data, ""
+
+
+def read_link(settings: Settings, *, answers: bool = True) -> tuple[Link | None, str]:
+    """The app's link for this store if every check on the file holds; else (None, why).
+    ``answers=False``: for searching only, so the generator settings need not match."""
+    if settings.chroma_url:
+        return None, "the store is a Chroma server (only a store folder is served this way)"
+    path = settings.data_dir / LINK_FILE
+    data, why = link_file(settings.data_dir)
+    if data is None:
+        return None, why
+    try:
+        link = Link(str(data["host"]), int(data["port"]), int(data["pid"]), str(data["token"]),
+                    str(data.get("kind", APP)))
         folder, theirs, protocol = data["data_dir"], data["settings"], data["protocol"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return None, f"ignored {path}: unreadable"
     if protocol != PROTOCOL:
         return None, f"the app (pid {link.pid}) speaks another protocol version"
     from qa.index.store import app_holding
 
     if app_holding(settings.data_dir) != str(link.pid) or not _alive(link.pid):
-        return None, "no newsqa app serves this store folder (a stale app file was ignored)"
+        return None, f"{NO_APP} (a stale app file was ignored)"
     if folder != _folder(settings.data_dir):
         return None, f"ignored {path}: it describes another folder ({folder})"
     ours = answer_settings(settings)
     differ = [k for k in ours if (answers or k in SEARCH_SETTINGS)
               and (not isinstance(theirs, dict) or theirs.get(k) != ours[k])]
     if differ:
-        return None, f"the app (pid {link.pid}) uses other settings ({', '.join(differ)})"
-    return Link(_connect_host(link.host), link.port, link.pid, link.token), ""
+        return None, (f"{link.what} (pid {link.pid}) uses other settings "
+                      f"({', '.join(differ)})")
+    return Link(_connect_host(link.host), link.port, link.pid, link.token, link.kind), ""
 
 
 def _alive(pid: int) -> bool:
@@ -293,7 +324,7 @@ class AppReader:
 
     def _fall_back(self, exc: AppUnavailable) -> Any:
         if self._client is not None:
-            self._note(f"newsqa: the app at {self._client.link.url} (pid "
+            self._note(f"newsqa: {self._client.link.what} at {self._client.link.url} (pid "
                        f"{self._client.link.pid}) did not answer ({exc}); loading the models "
                        "here instead")
             self._client = None
@@ -337,20 +368,28 @@ class AppReader:
 
 
 def reader(settings: Settings, open_local: Callable[[], Any], *, answers: bool = True,
-           local: bool = False, verbose: bool = False, note: Callable[[str], None]) -> Any:
+           local: bool = False, verbose: bool = False, note: Callable[[str], None],
+           start_worker: bool = False) -> Any:
     """The running app for this store (an AppReader), else ``open_local()``; ``verbose`` says
-    in one line on stderr which was used. ``answers=False``: for searching only."""
+    in one line on stderr which was used. ``answers=False``: for searching only.
+    ``start_worker``: when nothing serves the store, start the background worker
+    (qa/worker.py) and read through it, so that the next command finds the models loaded."""
     if local or settings.no_server:
         if verbose:
             note("newsqa: local mode (--local or QA_NO_SERVER): loading the models here")
         return open_local()
     link, why = read_link(settings, answers=answers)
+    if link is None and start_worker:
+        from qa import worker
+
+        link, why = worker.start(settings, note)
     if link is None:
         if verbose:
             note(f"newsqa: {why}; loading the models here")
         return open_local()
     if verbose:
-        note(f"newsqa: through the app at {link.url} (pid {link.pid}); --local to skip it")
+        note(f"newsqa: through {link.what} at {link.url} (pid {link.pid}); --local to skip "
+             "it")
     return AppReader(AppClient(link, settings), open_local, note)
 
 

@@ -78,11 +78,14 @@ def _open(args: argparse.Namespace, *, rebuild_index: bool = False):
 
 def _reader(args: argparse.Namespace, *, answers: bool = True):
     """For search, ask and chat: the newsqa app that serves this store, when one runs on this
-    machine (its models are loaded already; see qa/app_link.py), else the store opened here."""
+    machine (its models are loaded already; see qa/app_link.py), else the store opened here.
+    Ask and chat (``answers``) start the background worker when nothing serves the store
+    (qa/worker.py); a search does not: a cold one is quick."""
     from .app_link import reader
 
     return reader(_settings(args), lambda: _open(args), answers=answers, local=args.local,
-                  verbose=args.verbose, note=lambda m: print(line(m), file=sys.stderr))
+                  verbose=args.verbose, note=lambda m: print(line(m), file=sys.stderr),
+                  start_worker=answers)
 
 
 def _settings(args: argparse.Namespace):

@@ -56,6 +56,14 @@ def offline_environment() -> None:
         os.environ.setdefault(name, value)
 
 
+def environment_for(settings: Settings) -> dict[str, str]:
+    """The environment of a newsqa process started for ``settings`` (the background worker,
+    qa/worker.py): this one's, with the store folder and seeding that ``settings`` name, so
+    that the process reads the settings this one uses."""
+    return {**os.environ, "QA_DATA_DIR": str(settings.data_dir.resolve()),
+            "QA_SEED_CORPUS": "1" if settings.seed_corpus else "0"}
+
+
 def default_data_dir() -> Path:
     """``./data`` in the current folder (QA_DATA_DIR overrides)."""
     return Path.cwd() / "data"
@@ -268,6 +276,11 @@ class Settings:
         "QA_NO_SERVER", False, parse=_bool, shown="`0`",
         doc="`1`: `qa search`, `ask` and `chat` never go through a running app for the same "
             "store (as `--local`)")
+    worker_idle_s: float = _setting(
+        "QA_WORKER_IDLE_S", 300.0, parse=_float, check=_at_least(0), shown="`300`",
+        doc="when no app serves the store folder, `qa ask` and `qa chat` start a background "
+            "worker that keeps the models loaded for the next command (qa/worker.py); it "
+            "exits after this many seconds without a command. `0`: never start one")
     auth: tuple[str, str] | None = _setting(
         "QA_AUTH", parse=_auth, shown="—", secret=True,
         doc="`user:password` turns on the web app's login")

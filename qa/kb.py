@@ -78,11 +78,12 @@ class KnowledgeBase:
         llm: BaseChatModel | None = None,
         rebuild_index: bool = False,
         exclusive: bool = False,
+        holder: str = "app",
     ):
         self.settings = settings
         self._claim: FolderClaim | None = None
         if exclusive and not settings.chroma_url:  # claimed before anything is read
-            self._claim = FolderClaim.acquire(settings.data_dir)
+            self._claim = FolderClaim.acquire(settings.data_dir, kind=holder)
         self.embeddings = Embedder(settings.embedder, settings.embed_batch_size)
         try:
             passive = (self._claim is None and not settings.chroma_url
@@ -473,18 +474,20 @@ def open_kb(
     seed: bool | None = None,
     exclusive: bool = False,
     llm: BaseChatModel | None = None,
+    holder: str = "app",
 ) -> KnowledgeBase:
     """Open (or create) the knowledge base.
 
     With ``seed=True`` (default: QA_SEED_CORPUS, off) an empty store is first given the sample
     article (QA_CORPUS_DIR); ``kb.seed_report`` then says what was added. ``exclusive``: see
     :class:`KnowledgeBase` (the web app opens its store this way); ``llm``: the chat model
-    that answers (default: the one QA_LLM names).
+    that answers (default: the one QA_LLM names); ``holder``: what claims the folder
+    (``exclusive``), "app" or the background worker (``qa.index.store.WORKER``).
     """
     settings = settings or Settings.from_env()
     if data_dir is not None:
         settings = settings.with_(data_dir=Path(data_dir).expanduser())
-    kb = KnowledgeBase(settings, llm=llm, exclusive=exclusive)
+    kb = KnowledgeBase(settings, llm=llm, exclusive=exclusive, holder=holder)
     try:
         if kb.store.get_meta("reindexing"):
             raise QAError("a re-index was interrupted; run `qa reindex` to finish it")

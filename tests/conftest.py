@@ -19,6 +19,10 @@ from testdata import SEED
 
 from qa.config import Settings
 
+# No test starts a background worker (qa/worker.py) unless it asks for one: a `qa ask` run by
+# a test would otherwise leave a process behind that keeps the models loaded for minutes.
+os.environ["QA_WORKER_IDLE_S"] = "0"
+
 # -- hang detectors: limits, never speed checks ---------------------------------------------
 # Speed is measured in bench/, never asserted here. Every time limit in the tests (pytest-timeout's
 # per-test limit, subprocess timeouts, waits for a server, Playwright and gradio_client waits)

@@ -138,6 +138,9 @@ def _guarded(method):
 # how to add instead, while an app holds the folder. Reading from another process (``qa
 # list``, ``qa search``, ``qa ask``) stays allowed: it writes nothing. A Chroma server
 # (QA_CHROMA_URL) has no such limit: the server is the one process that owns the data.
+# The background worker of `qa ask` (qa/worker.py) claims a folder as the app does, and writes
+# its kind beside its pid in the lock file: a write, or an app that starts, stops it instead of
+# being refused.
 
 APP_LOCK = ".app.lock"
 
@@ -156,9 +159,33 @@ def read_only_message(where: object) -> str:
     )
 
 
+WORKER = "worker"
+"""The holder kind of the background worker (qa/worker.py): a write or an app start stops it
+instead of being refused, since it only keeps models loaded for the next `qa` command."""
+STOP_WORKER_WAIT_S = 30.0
+
+
+def _holder(first: str) -> tuple[str, str]:
+    """(pid, kind) from the lock file's text: ``PID`` and the kind on the next line."""
+    lines = first.split()
+    return (lines[0] if lines else "?"), (lines[1] if len(lines) > 1 else "app")
+
+
 def _app_pid(fh) -> str:
     fh.seek(0)
-    return fh.read(64).strip() or "?"
+    return _holder(fh.read(64))[0]
+
+
+def _stop_worker(fh, data_dir: Path) -> bool:
+    """When the folder's holder is the background worker: stop it, and wait until it has let
+    go of the folder. True when it has (then the caller may take the lock)."""
+    fh.seek(0)
+    pid, kind = _holder(fh.read(64))
+    if kind != WORKER or not pid.isdigit():
+        return False
+    from qa.worker import stop
+
+    return stop(data_dir, int(pid), STOP_WORKER_WAIT_S)
 
 
 def app_in_charge_message(data_dir: Path, pid: str) -> str:
@@ -176,9 +203,11 @@ class FolderClaim:
         self._fh = fh
 
     @classmethod
-    def acquire(cls, data_dir: Path, wait_s: float = 60.0) -> FolderClaim | None:
-        """Claim the folder; wait for a ``qa`` write in progress, refuse when another app
-        holds it. None when the folder is read-only (then nobody can write there)."""
+    def acquire(cls, data_dir: Path, wait_s: float = 60.0, kind: str = "app"
+                ) -> FolderClaim | None:
+        """Claim the folder; wait for a ``qa`` write in progress, stop the background worker,
+        refuse when another app holds it. None when the folder is read-only (then nobody can
+        write there). ``kind``: "app", or ``WORKER`` for the background worker."""
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
             fh = open(data_dir / APP_LOCK, "a+")
@@ -193,6 +222,8 @@ class FolderClaim:
                 break
             except BlockingIOError:
                 pid = _app_pid(fh)
+                if kind != WORKER and _stop_worker(fh, data_dir):
+                    continue
                 if pid.isdigit() and _pid_alive(int(pid)):
                     fh.close()
                     raise StoreError(
@@ -209,7 +240,7 @@ class FolderClaim:
                 time.sleep(0.2)
         fh.seek(0)
         fh.truncate()
-        fh.write(f"{os.getpid()}\n")
+        fh.write(f"{os.getpid()}\n{kind}\n")
         fh.flush()
         return cls(fh)
 
@@ -231,10 +262,13 @@ def shared_write(data_dir: Path) -> Iterator[None]:
             raise StoreError(read_only_message(data_dir)) from exc
         raise StoreError(f"cannot use the folder {data_dir} ({exc.strerror})") from exc
     with fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StoreError(app_in_charge_message(data_dir, _app_pid(fh))) from None
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not _stop_worker(fh, data_dir):
+                    raise StoreError(app_in_charge_message(data_dir, _app_pid(fh))) from None
         try:
             yield
         finally:
@@ -252,7 +286,7 @@ def app_holding(data_dir: Path) -> str | None:
             fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
-            return fh.read(64).decode("ascii", "replace").strip() or "?"
+            return _holder(fh.read(64).decode("ascii", "replace"))[0]
         fcntl.flock(fh, fcntl.LOCK_UN)
     return None
 

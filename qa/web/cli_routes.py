@@ -30,6 +30,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from qa.app_link import (
+    APP,
     LINK_FILE,
     NONCE_HEADER,
     PREFIX,
@@ -62,14 +63,15 @@ class CliRoutes:
         self.token = token or secrets.token_urlsafe(32)
         self._published = False
 
-    def publish(self, host: str, port: int) -> bool:
+    def publish(self, host: str, port: int, kind: str = APP) -> bool:
         """Write the link file, when this app holds a store folder (not with a Chroma server,
-        nor in a read-only folder). True when written."""
+        nor in a read-only folder). True when written. ``kind``: the app, or the background
+        worker (qa/web/worker.py)."""
         settings = self.service.settings
         if settings.chroma_url or app_holding(settings.data_dir) != str(os.getpid()):
             return False
         try:
-            write_link(settings, host, port, self.token)
+            write_link(settings, host, port, self.token, kind)
         except OSError as exc:
             log.warning("could not write %s: %s", settings.data_dir / LINK_FILE, exc)
             return False

@@ -118,12 +118,15 @@ class Service:
         self._doc_count: tuple[float, int] = (0.0, 0)
 
     @classmethod
-    def from_env(cls, settings: Settings | None = None, *, llm=None) -> Service:
+    def from_env(cls, settings: Settings | None = None, *, llm=None,
+                 holder: str = "app") -> Service:
         """The app's service. An embedded store folder is claimed for this process: ``qa
         add``/``qa remove`` from a shell are refused while the app runs (they would leave
         the app's in-memory index stale), with a message that says to add here instead.
-        ``llm``: the answer model (default: the one the settings name, loaded at start)."""
-        return cls(open_kb(settings=settings or Settings.from_env(), exclusive=True, llm=llm))
+        ``llm``: the answer model (default: the one the settings name, loaded at start);
+        ``holder``: "app", or the background worker's kind (qa/worker.py)."""
+        return cls(open_kb(settings=settings or Settings.from_env(), exclusive=True, llm=llm,
+                           holder=holder))
 
     def close(self) -> None:
         self.kb.close()
@@ -142,7 +145,7 @@ class Service:
                 self.model_state = "ready"
             return self._llm
 
-    def warm_up(self) -> None:
+    def warm_up(self, open_answers: bool = True) -> None:
         """Load the answer model and run it once on the answer prompt's system message, so
         the first question neither loads the model nor evaluates that prefix (llama.cpp keeps
         the evaluated prefix). Meant for a background thread at start; never raises."""
@@ -166,7 +169,8 @@ class Service:
             if self.model_state == "warming":
                 self.model_state = "ready"
             self.warmed.set()
-        self._warm_open_answers()
+        if open_answers:
+            self._warm_open_answers()
 
     def _warm_open_answers(self) -> None:
         """Read the newest article into the open answers' context, so that "Summarize the
@@ -182,9 +186,12 @@ class Service:
             warm_up(self.llm, newest.doc_id, self.kb.document_passages,
                     self.kb.embeddings.encode)
 
-    def start_warm_up(self) -> threading.Thread:
+    def start_warm_up(self, open_answers: bool = True) -> threading.Thread:
+        """``open_answers=False``: only the model and the short answers' system prompt (the
+        background worker: a `qa ask` that comes while it reads an article would wait)."""
         self.warmed.clear()
-        thread = threading.Thread(target=self.warm_up, daemon=True, name="newsqa-warm-up")
+        thread = threading.Thread(target=self.warm_up, args=(open_answers,), daemon=True,
+                                  name="newsqa-warm-up")
         thread.start()
         return thread
 
