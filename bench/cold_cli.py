@@ -12,7 +12,8 @@ complete time is the process's). A load spike hits every command of a round alik
 
 Then the same ``qa ask`` without ``--local``, as a shell runs it: the first call starts the
 background worker (qa/worker.py) and is counted apart; the next ``--runs`` calls read through
-it, each still a fresh ``qa`` process (``--no-worker`` skips this).
+it, each a fresh ``qa`` process asking another question of the article (``--no-worker`` skips
+this).
 
 Then, once, where the time of a cold ``qa ask`` goes, measured inside one fresh process:
 imports and opening the store, the embedder, retrieval, loading the model (llama.cpp maps the
@@ -83,6 +84,16 @@ def med(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
 
+NEXT_QUESTIONS = (
+    "When was the inter-Korean liaison office established?",
+    "When did North Korea blow up the liaison office?",
+    "Where was the liaison office?",
+    "Who threatened to take action against the defectors' leaflet campaign?",
+)
+"""What the calls through the worker ask after the first: each a new question about the
+article (the same question again would find its whole prompt cached and flatter the worker)."""
+
+
 def with_worker(env: dict, n: int, runs: dict, cpus: dict) -> None:
     """``qa ask`` as a shell runs it: the first call starts the background worker, the next
     ``n`` read through it (each a fresh ``qa`` process); the worker is stopped at the end."""
@@ -95,7 +106,8 @@ def with_worker(env: dict, n: int, runs: dict, cpus: dict) -> None:
         for i in range(n + 1):
             key = "ask, starting the worker" if i == 0 else "ask through the worker"
             c = cpu()
-            _, first, total = timed_ask([QA, "ask", SEARCH], env)
+            question = SEARCH if i == 0 else NEXT_QUESTIONS[(i - 1) % len(NEXT_QUESTIONS)]
+            _, first, total = timed_ask([QA, "ask", question], env)
             runs.setdefault(f"{key}: first token", []).append(first)
             runs.setdefault(f"{key}: complete", []).append(total)
             cpus.setdefault(f"{key}: first token", [])
