@@ -148,3 +148,122 @@ def test_the_after_mark_survives_the_wire_and_old_verdicts_keep_their_shape():
     a = Answer(text="no", sentences=(), refused=True, confidence=None, checks=(before, after))
     back = answer_from_wire(json.loads(json.dumps(answer_to_wire(a))))
     assert back.checks == (before, after) and back.refused_by == "type_check"
+
+
+# -- the leave-one-out table from stored replies ----------------------------------------------
+def _checks(fails=(), unchecked=(), upto: str | None = None, **features) -> list[dict]:
+    """Stored verdicts of the table's checks in order (up to ``upto``): failed for ``fails``,
+    not checked for ``unchecked``, passed otherwise; those after the first failure marked."""
+    from qa.answer.checks import mark_after
+
+    names = CHECK_NAMES[: CHECK_NAMES.index(upto) + 1] if upto else CHECK_NAMES
+    vs = [CheckVerdict(n, "failed" if n in fails else "not_checked" if n in unchecked
+                       else "passed", "r", features.get(n, {})) for n in names]
+    return [v.to_dict() for v in mark_after(vs)]
+
+
+def _row(i: int, checks: list[dict], *, correct: bool = False, would: str | None = None,
+         earlier: tuple[str, ...] = (), timings: dict | None = None):
+    from qa.eval.run import QuestionResult
+
+    failed = next((v["check"] for v in checks if v["status"] == "failed"), None)
+    return QuestionResult(
+        id=f"q{i}", question="?", answers=["Kaesong"], answerable=True, qtype="where",
+        first_hit_rank=1, refused=failed is not None, correct=correct and failed is None,
+        answer="no" if failed else "Kaesong [1]", refused_by=failed, checks=checks,
+        would_answer=would, earlier_refused_by=list(earlier), timings=timings or {})
+
+
+def _rows():
+    one_article = {"applies": True, "floor": 0.25, "base_floor": 0.4}
+    return [
+        _row(1, _checks(), correct=True),                                  # right
+        _row(2, _checks()),                                                # wrong shown
+        _row(3, _checks(fails=("type_check",)), would="Kaesong [2]"),     # off: right
+        _row(4, _checks(fails=("relevance",)), would="Seoul [1]"),        # off: wrong shown
+        # type_check refused; answer_in_quote, after it, still would
+        _row(5, _checks(fails=("type_check", "answer_in_quote")), would="Kaesong [1]"),
+        # a decline: nothing after it could be checked, nothing to show
+        _row(6, _checks(fails=("declined",), unchecked=CHECK_NAMES[2:])),
+        _row(7, _checks(fails=("related",), upto="related")),             # model never asked
+        # right after the first pass was refused by rival_name
+        _row(8, _checks(), correct=True, earlier=("rival_name",), timings={"second_pass": 1.0}),
+        # passed on the one-article floor (0.30 >= 0.25), under the floor of several (0.40)
+        _row(9, _checks(one_article=one_article, relevance={"score": 0.3, "floor": 0.25}),
+             correct=True),
+    ]
+
+
+def _figures(table, off):
+    row = next(r for r in table if r["off"] == off)
+    return (row["answered"], row["right"], row["wrong_shown"], row["refused"],
+            row["cannot_tell"])
+
+
+def test_leave_one_out_recomputes_each_check_off():
+    from qa.eval.loo import leave_one_out
+
+    table = leave_one_out(_rows())
+    assert [r["off"] for r in table] == [None, *CHECK_NAMES]
+    assert table[0]["questions"] == 9 and table[0]["answerable"] == 9
+    assert _figures(table, None) == (4, 3, 1, 5, 0)
+    assert _figures(table, "type_check") == (5, 4, 1, 4, 0)      # q3 shown, right; q5 not
+    assert _figures(table, "relevance") == (5, 3, 2, 4, 0)       # q4: a wrong answer shown
+    assert _figures(table, "answer_in_quote") == (4, 3, 1, 5, 0)  # q5 is type_check's
+    assert _figures(table, "declined") == (4, 3, 1, 5, 0)        # nothing to show
+    assert _figures(table, "related") == (4, 3, 1, 5, 1)         # q7: cannot tell
+    assert _figures(table, "rival_name") == (4, 3, 1, 5, 1)      # q8: cannot tell
+    # q9 under 0.40; q8 had a second pass, which the floor decides
+    assert _figures(table, "one_article") == (3, 2, 1, 6, 1)
+    assert _figures(table, "exclusion") == _figures(table, None)
+
+
+def test_a_run_before_the_later_verdicts_were_kept_cannot_tell():
+    """A stored refusal whose verdicts stop at the refusing check (an older run)."""
+    from qa.eval.loo import leave_one_out
+
+    old = _row(1, _checks(fails=("relevance",), upto="relevance"), would=None)
+    row = next(r for r in leave_one_out([old]) if r["off"] == "relevance")
+    assert (row["answered"], row["refused"], row["cannot_tell"]) == (0, 1, 1)
+
+
+def test_the_report_and_summary_print_the_table_and_the_entry_point_rebuilds_it(tmp_path,
+                                                                                capsys):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from qa.eval import loo
+    from qa.eval.report import write_report
+    from qa.eval.run import summarize
+
+    rows = _rows()
+    meta = {"dataset": "tiny", "questions": len(rows), "chunks": 1, "retrieval": "hybrid",
+            "k": 5, "chunk_size": 1000, "llm": "fake"}
+    summary = summarize(rows, meta)
+    report = write_report(rows, summary, tmp_path).read_text()
+    assert "## Leave-one-out: each check off" in report
+    assert "| none (all on) |  | 4 | 3 | 1 | 5 | 0 |" in report
+    assert "| `relevance` | soft | 5 | 3 | 2 | 4 | 0 |" in report
+    stored = json.loads((tmp_path / "summary.json").read_text())["leave_one_out"]
+    assert stored == loo.leave_one_out(rows)
+    # from the results folder alone, without running anything
+    assert loo.main([str(tmp_path)]) == 0
+    assert "| `type_check` | soft | 5 | 4 | 1 | 4 | 0 |" in capsys.readouterr().out
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-m", "qa.eval.loo", str(tmp_path / "results.jsonl"),
+                          "--json"], cwd=root, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == stored
+    assert loo.main([str(tmp_path / "nothing-here")]) == 2
+
+
+def test_a_second_pass_the_relevance_floor_skipped_cannot_tell():
+    """Refused on the first pass, the second skipped because no unread sentence cleared the
+    floor: with relevance off that pass would have run."""
+    from qa.eval.loo import leave_one_out
+
+    skipped = _row(1, _checks(fails=("answer_in_quote",)), would="Seoul [1]",
+                   timings={"skipped_second_pass": 2.0})
+    table = leave_one_out([skipped])
+    assert _figures(table, "relevance") == (0, 0, 0, 1, 1)
+    assert _figures(table, "answer_in_quote") == (1, 0, 1, 0, 0)
