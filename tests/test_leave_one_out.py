@@ -219,12 +219,21 @@ def test_leave_one_out_recomputes_each_check_off():
 
 
 def test_a_run_before_the_later_verdicts_were_kept_cannot_tell():
-    """A stored refusal whose verdicts stop at the refusing check (an older run)."""
+    """Older runs: a refusal whose verdicts stop at the refusing check, an answer after a
+    second pass that does not say what refused the first, a refusal with no verdicts."""
+    from dataclasses import replace
+
     from qa.eval.loo import leave_one_out
 
     old = _row(1, _checks(fails=("relevance",), upto="relevance"), would=None)
     row = next(r for r in leave_one_out([old]) if r["off"] == "relevance")
     assert (row["answered"], row["refused"], row["cannot_tell"]) == (0, 1, 1)
+    second = replace(_row(2, _checks(), correct=True), earlier_refused_by=None,
+                     timings={"second_pass": 1.0})
+    bare = replace(_row(3, []), refused=True, shape="fact")
+    table = leave_one_out([second, bare])
+    assert _figures(table, None) == (1, 1, 0, 1, 0)
+    assert {_figures(table, name) for name in CHECK_NAMES} == {(1, 1, 0, 1, 2)}
 
 
 def test_the_report_and_summary_print_the_table_and_the_entry_point_rebuilds_it(tmp_path,

@@ -12,9 +12,11 @@ call would have said, so a question is counted as stored and also as "cannot tel
 when turning X off could have changed which model calls ran:
 
 - X refused an earlier draft of it (the first pass over the best passages, or a number before
-  its second look): with X off that draft might have been kept;
+  its second look): with X off that draft might have been kept (in a run that did not record
+  which check refused its earlier drafts, every question with one cannot tell);
 - X refused it and its later verdicts were not recorded: ``related`` (refused before the
-  model was asked), or a run made before the verdicts after a refusal were kept;
+  model was asked), or a run made before the verdicts after a refusal were kept (a short
+  answer refused with no verdict at all cannot tell in any row);
 - X is ``relevance``, the second pass was skipped because no unread sentence cleared the
   floor, and the answer stays refused: with the floor off, that pass would have run;
 - X is ``one_article``, and a second pass ran or was skipped: the floor it lowers decides
@@ -60,9 +62,13 @@ def outcome(r: QuestionResult, off: str | None) -> tuple[bool, bool, bool]:
     if off is None:
         return shown, right, False
     timings = r.timings or {}
-    cannot = off in (r.earlier_refused_by or ())
+    drafts = "second_pass" in timings or "retry" in timings
+    # the checks that refused earlier drafts (None: a run that did not record them)
+    cannot = (off in r.earlier_refused_by if r.earlier_refused_by is not None else drafts)
+    if r.refused and not r.checks and r.shape != "open":
+        return shown, right, True  # a run before the verdicts were kept
     if off == "one_article":
-        cannot = cannot or "second_pass" in timings or "skipped_second_pass" in timings
+        cannot = cannot or drafts or "skipped_second_pass" in timings
         oa, rel = _verdict(r, "one_article"), _verdict(r, "relevance")
         if oa and (oa.get("features") or {}).get("applies"):
             base = oa["features"].get("base_floor")
