@@ -227,20 +227,26 @@ class CheckVerdict:
     """One human-readable line: what was compared with what."""
     features: Mapping[str, float | int | str | bool | None] = field(default_factory=dict)
     """The few numbers and flags behind the verdict (a score and the floor it met)."""
+    after: bool = False
+    """Made after the check that refused the answer: recorded, never deciding. It says what the
+    answer would have met with the refusing check off (``qa.eval.loo``)."""
 
     @property
     def failed(self) -> bool:
         return self.status == "failed"
 
     def to_dict(self) -> dict:
-        """The ``--json`` and ``results.jsonl`` shape of one verdict."""
-        return {"check": self.check, "status": self.status, "reason": self.reason,
-                "features": dict(self.features)}
+        """The ``--json`` and ``results.jsonl`` shape of one verdict ("after" only when set)."""
+        d = {"check": self.check, "status": self.status, "reason": self.reason,
+             "features": dict(self.features)}
+        if self.after:
+            d["after"] = True
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping) -> CheckVerdict:
         return cls(str(d["check"]), d["status"], str(d.get("reason", "")),
-                   dict(d.get("features") or {}))
+                   dict(d.get("features") or {}), bool(d.get("after", False)))
 
 
 @dataclass(frozen=True)
@@ -281,7 +287,16 @@ class Answer:
     """For a refusal made by a named check: "<check>: <why>" ("relevance: its sentence scores
     0.31 against the question, under the floor 0.40"); None otherwise."""
     checks: tuple[CheckVerdict, ...] = ()
-    """The verdicts of the checks that looked at a short answer, in the order they ran."""
+    """The verdicts of the checks that looked at a short answer, in the table's order. The
+    first failed one refused it; those after it are marked ``after`` (made for measurement,
+    on the same candidate quote, never deciding)."""
+    would_answer: str | None = None
+    """A refused short answer: the text it would have shown had its failed checks been off,
+    from the candidate quote its verdicts are about; never shown. None: answered, or no
+    candidate quote to show (a decline, no quote located)."""
+    earlier_refused_by: tuple[str, ...] = ()
+    """The check that refused each earlier draft of this answer, in order (the first pass over
+    the best passages, a number before its second look); (): this is the first draft."""
 
     def __post_init__(self) -> None:
         if self.refused and self.confidence is not None:

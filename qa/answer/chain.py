@@ -23,13 +23,15 @@ from langchain_core.messages import BaseMessage, SystemMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
-from qa.answer.checks import Case, Verifier, reason_of
+from qa.answer.checks import Case, Verifier, mark_after, reason_of
 from qa.answer.confidence import ANSWER_OPEN, answer_logprobs, first_token_prob
 from qa.answer.context import join_blocks, passage_blocks
 from qa.answer.evidence import Evidence, build_evidence
 from qa.answer.extractive import extractive_sentences
 from qa.answer.grounding import (
     DECLINE,
+    NO_QUOTE,
+    Verified,
     can_back_an_answer,
     check_claim,
     misread_number,
@@ -167,17 +169,28 @@ def _finish(
     verdicts = ((related,) if related else ()) + checked.verdicts
     verified = checked.verified
     if verified is None:
-        return replace(_refusal(question, standalone, evidence, timings, verdicts), raw=raw,
-                       answer_logprobs=logprobs)
+        # refused: old_news still looks at the candidate's article, for measurement
+        would = checked.would
+        old = (CheckVerdict("old_news", "not_checked", NO_QUOTE) if would is None else
+               verifier.run("old_news", Case(standalone, evidence=evidence, today=today,
+                                             passage=evidence.passages[would.passage_index],
+                                             covers=covers)))
+        return replace(
+            _refusal(question, standalone, evidence, timings, mark_after((*verdicts, old))),
+            raw=raw, answer_logprobs=logprobs,
+            would_answer=None if would is None else _shown_text(would, evidence, standalone,
+                                                                today))
     pi = verified.passage_index
     p = evidence.passages[pi]
     old = verifier.run("old_news", Case(standalone, evidence=evidence, passage=p, today=today,
                                         covers=covers))
     verdicts += (old,)
+    text = _shown_text(verified, evidence, standalone, today)
     if old.failed:
         # measured: such answers are nearly always about an earlier event (docs/answers.md)
         refused = _refusal(question, standalone, evidence, timings, verdicts)
-        return replace(refused, text=_old_news_refusal(p), raw=raw, answer_logprobs=logprobs)
+        return replace(refused, text=_old_news_refusal(p), raw=raw, answer_logprobs=logprobs,
+                       would_answer=text)
     citation = Citation(
         n=pi + 1,
         passage=p,
@@ -187,12 +200,7 @@ def _finish(
         support=round(verified.relevance, 4),
         sentence=p.text[verified.sentence_start - p.start : verified.sentence_end - p.start],
     )
-    answer = verified.answer.strip().rstrip(".")
-    answer = with_weekday_dates(answer, p.published)  # "Tuesday (16 June 2020)"
-    text = f"{answer} [{citation.n}]"
     note = staleness_note(standalone, p, today)
-    if note:
-        text = f"{note} {text}"
     sentence = AnswerSentence(text=text, citations=(citation,), supported=True,
                               corrected=verified.corrected)
     return Answer(
@@ -210,6 +218,18 @@ def _finish(
         timings=timings,
         checks=verdicts,
     )
+
+
+def _shown_text(verified: Verified, evidence: Evidence, standalone: str,
+                today: date | None) -> str:
+    """The text a checked claim shows: its answer, dates with their weekday, its footnote,
+    and the note that it is "as of" an older article where that applies."""
+    p = evidence.passages[verified.passage_index]
+    answer = verified.answer.strip().rstrip(".")
+    answer = with_weekday_dates(answer, p.published)  # "Tuesday (16 June 2020)"
+    text = f"{answer} [{verified.passage_index + 1}]"
+    note = staleness_note(standalone, p, today)
+    return f"{note} {text}" if note else text
 
 
 def _compose_extractive(
@@ -378,6 +398,7 @@ def stream(
             timings["first_token_kept"] = kept_first
         return "".join(pieces), token_logprobs
 
+    earlier: list[str] = []  # the check that refused each earlier draft (qa.eval.loo)
     for i, shown_blocks in enumerate(passes):
         last = i == len(passes) - 1
         if i:
@@ -394,6 +415,7 @@ def stream(
             first = {n - 1 for n, _ in shown_blocks}
             if can_back_an_answer(evidence, (pi for pi in range(len(evidence.passages))
                                              if pi not in first), verifier):
+                earlier.append(answer.refused_by or "")
                 continue
             # No sentence of the other passages is about the question enough for the check
             # to accept a quote from them: reading them costs seconds and could only change
@@ -410,11 +432,13 @@ def stream(
             # the prompt already in its cache, is often the number that is there; for names
             # the next likeliest is a guess, so only numbers get this (docs/answers.md).
             timings["retry"] = time.perf_counter() - t0
+            earlier.append(answer.refused_by or "")
             yield ExtractiveEvent(replace(instant, timings=dict(timings)))
             raw, token_logprobs = yield from draft(messages, n_shown, True, options)
             answer = _finish(question, standalone, evidence, raw, dict(timings), today,
                              answer_logprobs(token_logprobs), covers, verifier, related)
-        yield FinalEvent(answer)
+        yield FinalEvent(replace(answer, earlier_refused_by=tuple(earlier)) if earlier
+                         else answer)
         return
 
 

@@ -9,8 +9,11 @@ kind:
 A check returns a ``CheckVerdict`` (passed, failed or not checked, a one-line reason and its
 features). The first failed verdict refuses the answer; callers (``qa.answer.grounding`` and
 ``qa.answer.chain``) run the checks in the table's order, so the table reads as the order of
-evaluation. ``QA_CHECKS_OFF`` (``Settings.checks_off``) turns checks off: a check that is off
-says "not checked" and never refuses. Turning off a hard check is for measurement only: it
+evaluation. The checks after a failed one still run on the same candidate where their inputs
+exist, marked ``after`` (``mark_after``): they never decide, and say what the answer would
+have met with the refusing check off (``qa.eval.loo``). ``QA_CHECKS_OFF``
+(``Settings.checks_off``) turns checks off: a check that is off says "not checked" and never
+refuses. Turning off a hard check is for measurement only: it
 lets through answers that no quote backs.
 
 A check whose languages are not "any" reads words of those languages
@@ -20,7 +23,7 @@ A check whose languages are not "any" reads words of those languages
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Literal
 
@@ -235,7 +238,7 @@ def _one_article(c: Case) -> CheckVerdict:
         f"every passage is from one article: the floor is {floor:.2f}" if applies else
         f"the passages are from several articles, or the question names something they "
         f"never mention: the floor stays {floor:.2f}",
-        {"applies": applies, "floor": floor})
+        {"applies": applies, "floor": floor, "base_floor": c.base_floor})
 
 
 def _relevance(c: Case) -> CheckVerdict:
@@ -346,7 +349,24 @@ ALL_ON = Verifier()
 
 
 def first_failure(verdicts: Iterable[CheckVerdict]) -> CheckVerdict | None:
+    """The verdict that refuses: the first failed one (those after it are only recorded)."""
     return next((v for v in verdicts if v.failed), None)
+
+
+def mark_after(verdicts: Iterable[CheckVerdict]) -> tuple[CheckVerdict, ...]:
+    """``verdicts`` with every one after the first failed one marked ``after``: made for
+    measurement on the same candidate, never deciding (``CheckVerdict.after``)."""
+    out: list[CheckVerdict] = []
+    refused = False
+    for v in verdicts:
+        out.append(replace(v, after=True) if refused and not v.after else v)
+        refused = refused or v.failed
+    return tuple(out)
+
+
+def not_checked(names: Iterable[str], why: str) -> tuple[CheckVerdict, ...]:
+    """"Not checked" verdicts for checks whose inputs do not exist (no answer, no quote)."""
+    return tuple(CheckVerdict(n, "not_checked", why) for n in names)
 
 
 def reason_of(verdict: CheckVerdict | None) -> str | None:

@@ -30,6 +30,8 @@ from qa.answer.checks import (
     Quote,
     Verifier,
     first_failure,
+    mark_after,
+    not_checked,
 )
 from qa.answer.citations import parse_markers
 from qa.answer.evidence import Evidence
@@ -236,38 +238,42 @@ def _relevance(evidence: Evidence, pi: int, start: int, end: int) -> float:
 @dataclass(frozen=True)
 class Checked:
     """A claim after the checks: the verified claim (None: refused) and every verdict, in the
-    order the checks ran (``qa.answer.checks.CHECKS``); on a refusal the last one failed."""
+    table's order (``qa.answer.checks.CHECKS``). On a refusal the first failed one refused it;
+    those after it are marked ``after``: the checks whose inputs existed still ran, on the
+    same candidate quote, for measurement only."""
 
     verified: Verified | None
     verdicts: tuple[CheckVerdict, ...]
+    would: Verified | None = None
+    """A refused claim: the answer its candidate quote makes had its failed checks been off
+    (None: accepted, or no candidate quote was located)."""
 
     @property
     def refusal(self) -> CheckVerdict | None:
         return first_failure(self.verdicts)
 
 
+CLAIM_CHECKS: tuple[str, ...] = tuple(n for n in CHECK_NAMES if n not in ("related", "old_news"))
+"""The checks ``check_claim`` runs, in the table's order (``related`` runs before the model,
+``old_news`` on the answer after them: ``qa.answer.chain``)."""
+_QUOTE_CHECKS = ("assertion", "rival_name", "answer_in_quote")
+NO_QUOTE = "no candidate quote was located"
+
+
 def _accept(claim: Claim, evidence: Evidence, pi: int, span: QuoteSpan, by_code: bool,
             floor: float = RELEVANCE_FLOOR, *, verifier: Verifier = ALL_ON,
             case: Case | None = None, language: Language | None | str = "",
             one_article: CheckVerdict | None = None,
-            ) -> tuple[Verified | None, tuple[CheckVerdict, ...]]:
-    """One candidate quote through the per-quote checks: the verified claim or None, and the
-    verdicts up to the first failed one."""
+            ) -> tuple[Verified | None, Verified, tuple[CheckVerdict, ...]]:
+    """One candidate quote through every per-quote check: the verified claim (None when one
+    failed), the answer the quote makes either way, and the verdicts. Every check runs: those
+    after the first failed one decide nothing (``Checked``) and cost only string work."""
     p = evidence.passages[pi]
     quote = p.text[span.start:span.end]
     sentence = p.text[span.sentence_start:span.sentence_end]
     case = replace(case or Case(evidence.question, evidence=evidence, claim=claim),
                    quote=Quote(pi, quote, sentence, by_code))
-    done: list[CheckVerdict] = []
-
-    def fails(name: str, c: Case = case) -> bool:
-        done.append(verifier.run(name, c, language))
-        return done[-1].failed
-
-    if fails("quote_in_passage") or fails("assertion") or fails("rival_name"):
-        return None, tuple(done)
-    if fails("answer_in_quote"):
-        return None, tuple(done)
+    done = [verifier.run(name, case, language) for name in ("quote_in_passage", *_QUOTE_CHECKS)]
     if done[-1].features.get("within") == "sentence":
         # the model quoted part of the sentence; the answer sits in the rest of it
         span = QuoteSpan(span.sentence_start, span.sentence_end, span.sentence_start,
@@ -276,9 +282,8 @@ def _accept(claim: Claim, evidence: Evidence, pi: int, span: QuoteSpan, by_code:
     rel = _relevance(evidence, pi, a_start, a_end)
     if one_article is not None:
         done.append(one_article)
-    if fails("relevance", replace(case, relevance=rel, floor=floor)):
-        return None, tuple(done)
-    return Verified(
+    done.append(verifier.run("relevance", replace(case, relevance=rel, floor=floor), language))
+    candidate = Verified(
         answer=complete_name(claim.answer, sentence),
         passage_index=pi,
         quote_start=a_start,
@@ -288,48 +293,58 @@ def _accept(claim: Claim, evidence: Evidence, pi: int, span: QuoteSpan, by_code:
         relevance=rel,
         corrected=claim.passage != pi + 1,
         quote_by_code=by_code,
-    ), tuple(done)
+    )
+    return (None if first_failure(done) else candidate), candidate, tuple(done)
 
 
-Tried = tuple[str, tuple[CheckVerdict, ...]]
-"""A refused candidate quote: its sentence, and its verdicts up to the failed one."""
+Tried = tuple[str, tuple[CheckVerdict, ...], Verified]
+"""A refused candidate quote: its sentence, its verdicts (one or more failed) and the answer
+it makes with its failed checks off."""
 
 
-def _closest(claim: Claim, question: str, tried: list[Tried]) -> tuple[CheckVerdict, ...]:
+def _closest(claim: Claim, question: str,
+             tried: list[Tried]) -> tuple[tuple[CheckVerdict, ...], Verified]:
     """Of the refused candidate quotes, the one closest to backing the answer: a sentence that
-    holds the answer first, then the one that got furthest through the checks, then the one
-    most about the question, then the first tried. Its failed verdict is the refusal's reason,
-    marked as the closest of several when there were."""
+    holds the answer first, then the one that got furthest through the checks (its first
+    failed one), then the one most about the question, then the first tried. Its verdicts and
+    answer; its first failed verdict is the refusal's reason, marked as the closest of several
+    when there were."""
     depth = {name: i for i, name in enumerate(CHECK_NAMES)}
 
     def key(t: Tried) -> tuple[bool, int, float]:
-        sentence, vs = t
-        score = vs[-1].features.get("score")
-        return (answer_in_quote(claim.answer, sentence, question), depth[vs[-1].check],
+        sentence, vs, _ = t
+        failed = first_failure(vs)
+        assert failed is not None
+        score = failed.features.get("score")
+        return (answer_in_quote(claim.answer, sentence, question), depth[failed.check],
                 float(score) if isinstance(score, int | float) else 0.0)
 
     keys = [key(t) for t in tried]
     best = max(range(len(tried)), key=keys.__getitem__)
-    verdicts = tried[best][1]
+    _, verdicts, would = tried[best]
     if len(tried) == 1:
-        return verdicts
-    last = verdicts[-1]
-    if not keys[best][0] and last.check == "answer_in_quote" and last.features.get("words"):
-        reason = (f"the answer's words '{last.features['words']}' are in none of the "
+        return verdicts, would
+    i = next(i for i, v in enumerate(verdicts) if v.failed)
+    failed = verdicts[i]
+    if not keys[best][0] and failed.check == "answer_in_quote" and failed.features.get("words"):
+        reason = (f"the answer's words '{failed.features['words']}' are in none of the "
                   f"{len(tried)} quotes tried")
     else:
-        reason = f"{last.reason} (the closest of {len(tried)} quotes tried)"
-    return (*verdicts[:-1], replace(last, reason=reason))
+        reason = f"{failed.reason} (the closest of {len(tried)} quotes tried)"
+    return (*verdicts[:i], replace(failed, reason=reason), *verdicts[i + 1:]), would
 
 
-def _refused(claim: Claim, question: str, tried: list[Tried],
-             case: Case) -> tuple[CheckVerdict, ...]:
-    """The verdicts of a claim no candidate quote backs: the closest candidate's, or, when no
-    candidate was looked at, ``quote_in_passage``'s failure (it refuses even when that check
-    is off, since without a quote there is nothing to show)."""
+def _refused(claim: Claim, question: str, tried: list[Tried], case: Case,
+             one_article: CheckVerdict) -> tuple[tuple[CheckVerdict, ...], Verified | None]:
+    """The verdicts of a claim no candidate quote backs, and the closest candidate's answer:
+    the closest candidate's, or, when no candidate was looked at, ``quote_in_passage``'s
+    failure (it refuses even when that check is off, since without a quote there is nothing
+    to show) and "not checked" for the checks that read a quote."""
     if tried:
         return _closest(claim, question, tried)
-    return (CHECKS[CHECK_NAMES.index("quote_in_passage")].run(case),)
+    return ((CHECKS[CHECK_NAMES.index("quote_in_passage")].run(case),
+             *not_checked(_QUOTE_CHECKS, NO_QUOTE), one_article,
+             *not_checked(("relevance",), NO_QUOTE)), None)
 
 
 def misread_number(raw: str, evidence: Evidence, verifier: Verifier = ALL_ON) -> bool:
@@ -353,30 +368,55 @@ def verify(claim: Claim, evidence: Evidence, confidence: float | None = None,
 def check_claim(claim: Claim, evidence: Evidence, confidence: float | None = None,
                 verifier: Verifier = ALL_ON) -> Checked:
     """``verify`` with its verdicts: the claim through the checks of ``qa.answer.checks`` in
-    the table's order, except those ``verifier`` turns off."""
+    the table's order, except those ``verifier`` turns off. The first failed check refuses;
+    the checks after it still run where their inputs exist (the quote search included, which
+    is string work on scores already computed) and are marked ``after``: a reader, and
+    ``qa.eval.loo``, see what the claim would have met with the refusing check off."""
     question = evidence.question
     language = language_of(question)
     case = Case(question, evidence=evidence, claim=claim, confidence=confidence,
                 min_confidence=MIN_CONFIDENCE)
     done: list[CheckVerdict] = []
 
-    def fails(name: str) -> bool:
+    def run(name: str) -> CheckVerdict:
         done.append(verifier.run(name, case, language))
-        return done[-1].failed
+        return done[-1]
 
-    if fails("declined") or fails("answer_text") or fails("passages"):
-        return Checked(None, tuple(done))
-    if fails("min_confidence"):
-        return Checked(None, tuple(done))
+    def nothing_more(why: str) -> Checked:
+        ran = {v.check for v in done}
+        return Checked(None, mark_after((*done, *not_checked(
+            (n for n in CLAIM_CHECKS if n not in ran), why))))
+
+    declined, answer_text, passages = run("declined"), run("answer_text"), run("passages")
+    if declined.failed:
+        return nothing_more("the model declined: there is no answer to check")
+    if answer_text.failed and not claim.answer.strip():
+        return nothing_more("the answer is empty: there is nothing to check")
+    if passages.failed:
+        return nothing_more("there is no passage to check against")
+    run("min_confidence")
     base = relevance_floor(confidence)
     applies = verifier.is_on("one_article") and _article_floor_applies(evidence)
     floor = min(base, ARTICLE_FLOOR) if applies and ARTICLE_FLOOR is not None else base
     one_article = verifier.run("one_article", replace(
         case, floor=floor, base_floor=base, article_floor=ARTICLE_FLOOR,
         article_floor_applies=applies), language)
-    if fails("type_check") or fails("exclusion"):
-        return Checked(None, tuple(done))
+    run("type_check")
+    run("exclusion")
     pre = tuple(done)
+    ok, verdicts, would = _search(claim, evidence, case, floor, verifier, language, one_article)
+    if ok is not None and first_failure(pre) is None:
+        return Checked(ok, pre + verdicts)
+    return Checked(None, mark_after(pre + verdicts), would)
+
+
+def _search(claim: Claim, evidence: Evidence, case: Case, floor: float, verifier: Verifier,
+            language: Language | None, one_article: CheckVerdict,
+            ) -> tuple[Verified | None, tuple[CheckVerdict, ...], Verified | None]:
+    """The candidate quotes of ``check_claim``, in order: the verified claim (None: none
+    passed), the verdicts of the one accepted (else of the closest one refused), and the
+    answer that candidate makes."""
+    question = evidence.question
 
     def accept(pi: int, span: QuoteSpan, by_code: bool, found: bool):
         return _accept(claim, evidence, pi, span, by_code, floor, verifier=verifier,
@@ -393,13 +433,14 @@ def check_claim(claim: Claim, evidence: Evidence, confidence: float | None = Non
             span = locate(claim.quote, evidence.passages[pi].text)
             if span is not None:
                 found = True
-                ok, verdicts = accept(pi, span, False, True)
+                ok, candidate, verdicts = accept(pi, span, False, True)
                 if ok is not None:
-                    return Checked(ok, pre + verdicts)
+                    return ok, verdicts, ok
                 p = evidence.passages[pi]
-                tried.append((p.text[span.sentence_start:span.sentence_end], verdicts))
+                tried.append((p.text[span.sentence_start:span.sentence_end], verdicts,
+                              candidate))
     if not FIND_QUOTE_BY_CODE and claim.structured and verifier.is_on("quote_in_passage"):
-        return Checked(None, pre + _refused(claim, question, tried, case))
+        return None, *_refused(claim, question, tried, case, one_article)
     # No verbatim quote that holds the answer: look for the sentence that does, the cited
     # passage first, then the one most about the question.
     best: tuple[Verified, tuple[CheckVerdict, ...]] | None = None
@@ -409,14 +450,14 @@ def check_claim(claim: Claim, evidence: Evidence, confidence: float | None = Non
             s = evidence.sentences[si]
             local = QuoteSpan(s.start - p.start, s.end - p.start, s.start - p.start,
                               s.end - p.start)
-            ok, verdicts = accept(pi, local, True, found)
+            ok, candidate, verdicts = accept(pi, local, True, found)
             if ok is None:
-                tried.append((s.text, verdicts))
+                tried.append((s.text, verdicts, candidate))
                 continue
             if pi == cited:
-                return Checked(ok, pre + verdicts)
+                return ok, verdicts, ok
             if best is None or ok.relevance > best[0].relevance:
                 best = ok, verdicts
     if best is not None:
-        return Checked(best[0], pre + best[1])
-    return Checked(None, pre + _refused(claim, question, tried, case))
+        return best[0], best[1], best[0]
+    return None, *_refused(claim, question, tried, case, one_article)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from qa.eval.loo import markdown
 from qa.eval.run import RECALL_KS, QuestionResult
 
 
@@ -75,6 +76,7 @@ def write_report(results: list[QuestionResult], summary: dict, out_dir: Path) ->
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     plots = _plots(results, summary, out_dir)
     lines = [*_heading(summary), *_table(summary), "", *_refusal_rows(summary),
+             *markdown(summary.get("leave_one_out") or []),
              *[f"![{p}]({p})" for p in plots], ""]
     path = out_dir / "report.md"
     path.write_text("\n".join(lines))

@@ -124,7 +124,13 @@ class QuestionResult:
     where no named check decides (an open answer)."""
     refusal_reason: str | None = None
     checks: list[dict] | None = None
-    """Each check's verdict (``CheckVerdict.to_dict``), in the order they ran."""
+    """Each check's verdict (``CheckVerdict.to_dict``), in the table's order; on a refusal
+    those after the refusing one are marked "after" (``qa.eval.loo`` reads them)."""
+    would_answer: str | None = None
+    """A refused short answer: what it would have shown with its failed checks off
+    (``Answer.would_answer``); scored by ``qa.eval.loo``, never shown."""
+    earlier_refused_by: list[str] | None = None
+    """The check that refused each earlier draft (``Answer.earlier_refused_by``)."""
 
     @property
     def wrong_shown(self) -> bool:
@@ -303,6 +309,8 @@ def _answer(kb: KnowledgeBase, r: QuestionResult, asked: str, as_of: str | None)
     r.shape = answer.shape
     r.refused_by, r.refusal_reason = answer.refused_by, answer.refusal_reason
     r.checks = [v.to_dict() for v in answer.checks]
+    r.would_answer = answer.would_answer
+    r.earlier_refused_by = list(answer.earlier_refused_by)
     if answer.shape == "open":
         r.sentences = [{"text": s.text, "shown": s.supported, "reason": s.reason,
                         "quoted": s.quoted,
@@ -419,6 +427,9 @@ def summarize(results: list[QuestionResult], meta: dict) -> dict:
             by_type[r.qtype].append(bool(r.correct))
         s["accuracy_by_type"] = {t: (sum(v) / len(v), len(v)) for t, v in sorted(by_type.items())}
         s["refusals_by_check"] = refusals_by_check(answered)
+        from qa.eval.loo import leave_one_out
+
+        s["leave_one_out"] = leave_one_out(answered)
     keyed = [r for r in results if r.key_points is not None and r.refused is not None]
     if keyed:
         s["open"] = _open_scores(keyed)
