@@ -411,6 +411,7 @@ def answer_to_wire(a: Answer) -> dict:
         "passages": [p.to_dict() for p in a.passages], "kind": a.kind, "as_of": a.as_of,
         "raw": a.raw, "timings": a.timings, "shape": a.shape, "missing": list(a.missing),
         "refusal_reason": a.refusal_reason, "checks": [v.to_dict() for v in a.checks],
+        "would_answer": a.would_answer, "earlier_refused_by": list(a.earlier_refused_by),
     }
 
 
@@ -432,6 +433,8 @@ def answer_from_wire(d: dict) -> Answer:
         missing=tuple(d.get("missing", ())),
         refusal_reason=d.get("refusal_reason"),
         checks=tuple(CheckVerdict.from_dict(v) for v in d.get("checks", ())),
+        would_answer=d.get("would_answer"),
+        earlier_refused_by=tuple(d.get("earlier_refused_by", ())),
     )
 
 
