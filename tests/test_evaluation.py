@@ -67,6 +67,24 @@ def test_retrieval_only_run_writes_report_and_reuses_its_store(tiny_set, tmp_pat
     assert json.loads((out / "summary.json").read_text())["meta"]["articles_unchanged"] == 2
 
 
+def test_a_set_over_the_upload_limit_is_indexed_and_an_unreadable_one_stops_the_run(
+        tiny_set, tmp_path, monkeypatch, capsys):
+    # The set's own articles file is trusted: QA_MAX_FILE_MB (a reader's upload) does not
+    # apply to it. A run that indexed nothing must not report 0 % as if it had scored.
+    monkeypatch.setenv("QA_MAX_FILE_MB", "0.0001")
+    out = tmp_path / "report"
+    argv = ["--data-dir", str(tmp_path / "data"), "eval", str(tiny_set), "--retrieval-only",
+            "--out", str(out)]
+    assert main(argv) == 0
+    assert json.loads((out / "summary.json").read_text())["meta"]["articles_added"] == 2
+    capsys.readouterr()
+    (tiny_set / "articles.jsonl").write_text("not json at all\n")
+    assert main(argv + ["--out", str(tmp_path / "again")]) != 0
+    err = capsys.readouterr().err
+    assert "not indexed" in err and "nothing was scored" in err
+    assert not (tmp_path / "again" / "summary.json").exists()
+
+
 def test_full_run_with_the_fake_model(tiny_set, tmp_path, settings):
     from qa.eval.report import write_report
     from qa.eval.run import run, summarize
