@@ -412,6 +412,7 @@ def answer_to_wire(a: Answer) -> dict:
         "raw": a.raw, "timings": a.timings, "shape": a.shape, "missing": list(a.missing),
         "refusal_reason": a.refusal_reason, "checks": [v.to_dict() for v in a.checks],
         "would_answer": a.would_answer, "earlier_refused_by": list(a.earlier_refused_by),
+        "signals": a.signals, "calibrated": a.calibrated,
     }
 
 
@@ -435,6 +436,7 @@ def answer_from_wire(d: dict) -> Answer:
         checks=tuple(CheckVerdict.from_dict(v) for v in d.get("checks", ())),
         would_answer=d.get("would_answer"),
         earlier_refused_by=tuple(d.get("earlier_refused_by", ())),
+        signals=d.get("signals"), calibrated=d.get("calibrated"),
     )
 
 

@@ -149,6 +149,12 @@ def _known_checks(value: frozenset[str]) -> str | None:
     return None
 
 
+def _calibration_file(value: str) -> str | None:
+    if value in ("", "off") or Path(value).expanduser().is_file():
+        return None
+    return "must be `off` or the path of a calibration file (python -m qa.eval.calibrate)"
+
+
 def _port(value: int) -> str | None:
     return None if 0 < value < 65536 else "must be a port number (1-65535)"
 
@@ -234,6 +240,11 @@ class Settings:
             "`type_check,rival_name` (the table: `qa/answer/checks.py`); a check that is off "
             "never refuses. For measurement: with a hard check off (`quote_in_passage`, "
             "`assertion`, `answer_in_quote`, ...) an answer no quote backs can be shown")
+    calibration: str = _setting(
+        "QA_CALIBRATION", "", check=_calibration_file, shown="the shipped one",
+        doc="the learned calibration of short answers (`qa/answer/calibration.json`, refitted "
+            "by `python -m qa.eval.calibrate`): a path to another fit, or `off` (its check, "
+            "`calibrated`, then says not checked; docs/answers.md)")
     retrieval: str = _setting(
         "QA_RETRIEVAL", "hybrid", check=_one_of(RETRIEVAL_MODES), shown="`hybrid`",
         doc="`dense`, `keyword` (BM25), `hybrid` (both, fused by rank) or `rerank` (hybrid, "

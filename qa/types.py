@@ -297,6 +297,12 @@ class Answer:
     earlier_refused_by: tuple[str, ...] = ()
     """The check that refused each earlier draft of this answer, in order (the first pass over
     the best passages, a number before its second look); (): this is the first draft."""
+    signals: dict[str, float] | None = field(default=None, compare=False)
+    """A short answer's soft signals (``qa.answer.signals``), of the candidate its verdicts
+    are about (shown or refused): what the calibration reads. None: no candidate quote."""
+    calibrated: float | None = None
+    """How likely a short answer is right, read from ``signals`` by the shipped calibration
+    (``qa.answer.calibration``); None: no candidate, or no calibration."""
 
     def __post_init__(self) -> None:
         if self.refused and self.confidence is not None:
@@ -339,6 +345,7 @@ class Answer:
             "missing": list(self.missing),
             "refusal_reason": self.refusal_reason,
             "checks": [v.to_dict() for v in self.checks],
+            "calibrated": None if self.calibrated is None else round(self.calibrated, 3),
         }
 
 

@@ -104,7 +104,7 @@ def test_a_refused_answer_names_its_check_and_off_it_is_answered():
     answered = _ask(question, _reply("Kaesong", 1), off="type_check")
     assert not answered.refused and answered.text.startswith("Kaesong")
     assert answered.refusal_reason is None and answered.refused_by is None
-    assert [v.check for v in answered.checks][-1] == "old_news"
+    assert [v.check for v in answered.checks][-1] == "calibrated"
 
 
 def test_old_news_is_a_check_of_its_own():

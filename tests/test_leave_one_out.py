@@ -111,8 +111,12 @@ def test_a_refused_answer_keeps_the_text_its_check_off_would_show():
     assert refused.refused and refused.refused_by == "type_check"
     assert refused.refusal_reason.startswith("type_check: the answer 'Kaesong' is not of")
     assert not answered.refused and refused.would_answer == answered.text
-    assert refused.checks[-1].check == "old_news" and refused.checks[-1].after
-    assert refused.checks[-1].status == "passed"
+    old = next(v for v in refused.checks if v.check == "old_news")
+    assert old.after and old.status == "passed"
+    assert refused.checks[-1].check == "calibrated" and refused.checks[-1].after
+    # the candidate's signals are recorded for the calibration to be fitted on
+    assert refused.signals is not None and refused.signals["type_ok"] == 0.0
+    assert answered.signals is not None and answered.signals["type_ok"] == 1.0
     # the first pass (two passages) was refused by the same check, then the model read all
     assert refused.earlier_refused_by == ("type_check",)
     assert answered.would_answer is None and answered.earlier_refused_by == ()

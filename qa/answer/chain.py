@@ -23,6 +23,8 @@ from langchain_core.messages import BaseMessage, SystemMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
+from qa.answer.calibration import Calibration
+from qa.answer.calibration import load as load_calibration
 from qa.answer.checks import Case, Verifier, mark_after, reason_of
 from qa.answer.confidence import ANSWER_OPEN, answer_logprobs, first_token_prob
 from qa.answer.context import join_blocks, passage_blocks
@@ -41,6 +43,7 @@ from qa.answer.intent import about_whole_article, open_kind
 from qa.answer.open_answer import stream_open
 from qa.answer.prompts import load_prompt
 from qa.answer.scope import DocumentPassages, Retrieve
+from qa.answer.signals import signals_of
 from qa.config import Settings
 from qa.index.embedder import Embedder
 from qa.llm.backends import avoid_options, structured_output
@@ -160,37 +163,56 @@ def _finish(
     covers: Callable[[date], bool] | None = None,
     verifier: Verifier | None = None,
     related: CheckVerdict | None = None,
+    calibration: Calibration | None = None,
 ) -> Answer:
     """Check the model's claim (``qa.answer.grounding``): a short answer backed by a verified quote,
     or a refusal. Refusal comes from this check, not from the model's mood or a score.
-    ``related``: the verdict of the check made before the model, listed first."""
+    ``related``: the verdict of the check made before the model, listed first;
+    ``calibration``: the learned one the ``calibrated`` check reads (None: not checked)."""
     verifier = verifier or Verifier()
     checked = check_claim(parse_reply(raw), evidence, first_token_prob(logprobs), verifier)
     verdicts = ((related,) if related else ()) + checked.verdicts
     verified = checked.verified
+    later = _later_pass(timings)
+
+    def calibrated(signals: dict[str, float] | None) -> tuple[CheckVerdict, float | None]:
+        v = verifier.run("calibrated", Case(standalone, calibration=calibration,
+                                            signals=signals))
+        p = v.features.get("probability")
+        return v, float(p) if isinstance(p, int | float) else None
+
     if verified is None:
-        # refused: old_news still looks at the candidate's article, for measurement
+        # refused: old_news and the calibration still look at the candidate, for measurement
         would = checked.would
         old = (CheckVerdict("old_news", "not_checked", NO_QUOTE) if would is None else
                verifier.run("old_news", Case(standalone, evidence=evidence, today=today,
                                              passage=evidence.passages[would.passage_index],
                                              covers=covers)))
+        signals = (None if would is None else
+                   signals_of(evidence, would, (*verdicts, old), logprobs, later))
+        cal, prob = calibrated(signals)
+        verdicts = mark_after((*verdicts, old, cal))
         return replace(
-            _refusal(question, standalone, evidence, timings, mark_after((*verdicts, old))),
+            _refusal(question, standalone, evidence, timings, verdicts),
             raw=raw, answer_logprobs=logprobs,
             would_answer=None if would is None else _shown_text(would, evidence, standalone,
-                                                                today))
+                                                                today),
+            signals=signals, calibrated=prob)
     pi = verified.passage_index
     p = evidence.passages[pi]
     old = verifier.run("old_news", Case(standalone, evidence=evidence, passage=p, today=today,
                                         covers=covers))
-    verdicts += (old,)
+    signals = signals_of(evidence, verified, (*verdicts, old), logprobs, later)
+    cal, prob = calibrated(signals)
+    verdicts = mark_after((*verdicts, old, cal))
     text = _shown_text(verified, evidence, standalone, today)
-    if old.failed:
-        # measured: such answers are nearly always about an earlier event (docs/answers.md)
+    if old.failed or cal.failed:
         refused = _refusal(question, standalone, evidence, timings, verdicts)
-        return replace(refused, text=_old_news_refusal(p), raw=raw, answer_logprobs=logprobs,
-                       would_answer=text)
+        # an old-news answer is nearly always about an earlier event (docs/answers.md): the
+        # refusal names the article, so the reader can still open it
+        return replace(refused, text=_old_news_refusal(p) if old.failed else refused.text,
+                       raw=raw, answer_logprobs=logprobs, would_answer=text, signals=signals,
+                       calibrated=prob)
     citation = Citation(
         n=pi + 1,
         passage=p,
@@ -217,7 +239,15 @@ def _finish(
         answer_logprobs=logprobs,
         timings=timings,
         checks=verdicts,
+        signals=signals,
+        calibrated=prob,
     )
+
+
+def _later_pass(timings: dict) -> bool:
+    """The draft being checked is not the first: the model read the rest of the passages, or
+    took a second look at a number (``stream`` marks both in the timings)."""
+    return "second_pass" in timings or "retry" in timings
 
 
 def _shown_text(verified: Verified, evidence: Evidence, standalone: str,
@@ -339,6 +369,7 @@ def stream(
     timings["retrieve"] = time.perf_counter() - t0
     evidence = build_evidence(standalone, passages, encode)
     verifier = Verifier(settings.checks_off)
+    calibration = load_calibration(settings.calibration or None)
     related = verifier.run("related", Case(standalone, evidence=evidence))
 
     if related.failed:
@@ -410,7 +441,8 @@ def stream(
         n_shown = len(evidence.passages) if last else max(n for n, _ in shown_blocks)
         raw, token_logprobs = yield from draft(messages, n_shown, last, {})
         answer = _finish(question, standalone, evidence, raw, dict(timings), today,
-                         answer_logprobs(token_logprobs), covers, verifier, related)
+                         answer_logprobs(token_logprobs), covers, verifier, related,
+                         calibration)
         if answer.refused and not last:
             first = {n - 1 for n, _ in shown_blocks}
             if can_back_an_answer(evidence, (pi for pi in range(len(evidence.passages))
@@ -436,7 +468,8 @@ def stream(
             yield ExtractiveEvent(replace(instant, timings=dict(timings)))
             raw, token_logprobs = yield from draft(messages, n_shown, True, options)
             answer = _finish(question, standalone, evidence, raw, dict(timings), today,
-                             answer_logprobs(token_logprobs), covers, verifier, related)
+                             answer_logprobs(token_logprobs), covers, verifier, related,
+                             calibration)
         yield FinalEvent(replace(answer, earlier_refused_by=tuple(earlier)) if earlier
                          else answer)
         return

@@ -22,7 +22,7 @@ A check whose languages are not "any" reads words of those languages
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Literal
@@ -43,6 +43,7 @@ from qa.text.language import LANGUAGES, Language, language_of
 from qa.types import CheckVerdict, Passage
 
 if TYPE_CHECKING:
+    from qa.answer.calibration import Calibration
     from qa.answer.evidence import Evidence
     from qa.answer.grounding import Claim
 
@@ -91,6 +92,10 @@ class Case:
     """The passage an answer rests on (old news)."""
     today: date | None = None
     covers: Callable[[date], bool] | None = None
+    calibration: Calibration | None = None
+    """The learned calibration (``qa.answer.calibration``; None: off or none shipped)."""
+    signals: Mapping[str, float] | None = None
+    """The candidate's soft signals (``qa.answer.signals``)."""
 
 
 def _verdict(name: str, ok: bool, passed: str, failed: str, **features) -> CheckVerdict:
@@ -271,6 +276,26 @@ def _old_news(c: Case) -> CheckVerdict:
                         {"age_days": age, "stale_after_days": STALE_AFTER.days})
 
 
+def _calibrated(c: Case) -> CheckVerdict:
+    cal = c.calibration
+    if cal is None:
+        return CheckVerdict("calibrated", "not_checked",
+                            "no calibration is set (QA_CALIBRATION=off, or none shipped)")
+    if c.signals is None:
+        return CheckVerdict("calibrated", "not_checked", NO_CANDIDATE)
+    fit = cal.pick(c.signals)
+    p = round(fit.probability(c.signals), 4)
+    t = fit.threshold
+    return _verdict("calibrated", p >= t,
+                    f"the learned calibration gives it {p:.2f}, at least {t:.2f}",
+                    f"the learned calibration gives it {p:.2f}, under {t:.2f}: answers with "
+                    "signals like its own were right too seldom to show",
+                    probability=p, threshold=t)
+
+
+NO_CANDIDATE = "no candidate quote was located"
+
+
 @dataclass(frozen=True)
 class Check:
     """One named check of the table."""
@@ -310,6 +335,9 @@ CHECKS: tuple[Check, ...] = (
           "the quote's sentence is about the question: its score clears the floor"),
     Check("old_news", "soft", ANY, _old_news,
           "the article the answer rests on is not old news for the day asked"),
+    Check("calibrated", "soft", TABLE_LANGUAGES, _calibrated,
+          "the learned calibration of every soft signal (qa/answer/calibration.json) says "
+          "answers like it are right often enough"),
 )
 """Every check, in the order they run: the first failed one refuses the answer."""
 

@@ -26,6 +26,7 @@ from qa.answer.checks import (
     ALL_ON,
     CHECK_NAMES,
     CHECKS,
+    NO_CANDIDATE,
     Case,
     Quote,
     Verifier,
@@ -253,11 +254,12 @@ class Checked:
         return first_failure(self.verdicts)
 
 
-CLAIM_CHECKS: tuple[str, ...] = tuple(n for n in CHECK_NAMES if n not in ("related", "old_news"))
+CLAIM_CHECKS: tuple[str, ...] = tuple(n for n in CHECK_NAMES
+                                 if n not in ("related", "old_news", "calibrated"))
 """The checks ``check_claim`` runs, in the table's order (``related`` runs before the model,
-``old_news`` on the answer after them: ``qa.answer.chain``)."""
+``old_news`` and ``calibrated`` on the answer after them: ``qa.answer.chain``)."""
 _QUOTE_CHECKS = ("assertion", "rival_name", "answer_in_quote")
-NO_QUOTE = "no candidate quote was located"
+NO_QUOTE = NO_CANDIDATE
 
 
 def _accept(claim: Claim, evidence: Evidence, pi: int, span: QuoteSpan, by_code: bool,

@@ -131,6 +131,9 @@ class QuestionResult:
     (``Answer.would_answer``); scored by ``qa.eval.loo``, never shown."""
     earlier_refused_by: list[str] | None = None
     """The check that refused each earlier draft (``Answer.earlier_refused_by``)."""
+    signals: dict[str, float] | None = None
+    """The candidate's soft signals (``Answer.signals``): what ``qa.eval.calibrate`` fits on."""
+    calibrated: float | None = None
 
     @property
     def wrong_shown(self) -> bool:
@@ -322,6 +325,9 @@ def _answer(kb: KnowledgeBase, r: QuestionResult, asked: str, as_of: str | None)
     r.checks = [v.to_dict() for v in answer.checks]
     r.would_answer = answer.would_answer
     r.earlier_refused_by = list(answer.earlier_refused_by)
+    r.signals = None if answer.signals is None else {
+        k: round(v, 5) for k, v in answer.signals.items()}
+    r.calibrated = answer.calibrated
     if answer.shape == "open":
         r.sentences = [{"text": s.text, "shown": s.supported, "reason": s.reason,
                         "quoted": s.quoted,
