@@ -280,3 +280,21 @@ def test_a_second_pass_the_relevance_floor_skipped_cannot_tell():
     table = leave_one_out([skipped])
     assert _figures(table, "relevance") == (0, 0, 0, 1, 1)
     assert _figures(table, "answer_in_quote") == (1, 0, 1, 0, 0)
+
+
+def test_a_run_made_before_the_last_check_existed_scores_its_last_refusals():
+    """A run whose table ended at ``old_news`` (made before ``calibrated`` was appended)
+    recorded nothing after an ``old_news`` refusal because nothing came after it: that
+    refusal is scored with the check off, not counted as "cannot tell"."""
+    from qa.eval.loo import last_check, leave_one_out
+
+    upto = CHECK_NAMES[CHECK_NAMES.index("calibrated") - 1]
+    assert upto == "old_news"
+    old = [_row(1, _checks(upto=upto), correct=True),
+           _row(2, _checks(fails=("old_news",), upto=upto), would="Kaesong [1]")]
+    assert last_check(old) == "old_news"
+    assert _figures(leave_one_out(old), "old_news") == (2, 2, 0, 0, 0)
+    # in a run whose table has `calibrated`, the same row lacks the later verdicts
+    new = [_row(1, _checks(), correct=True), old[1]]
+    assert last_check(new) == "calibrated"
+    assert _figures(leave_one_out(new), "old_news") == (1, 1, 0, 1, 1)

@@ -47,17 +47,30 @@ def _verdict(r: QuestionResult, name: str) -> dict | None:
     return next((v for v in r.checks or () if v.get("check") == name), None)
 
 
-def _recorded_after(r: QuestionResult, name: str) -> bool:
-    """Whether the verdicts after ``name`` were recorded (``name`` is last: nothing after)."""
+def last_check(rows: Iterable[QuestionResult]) -> str:
+    """The last check of the table the run's own version had: the last of ``CHECK_NAMES``
+    that a shown answer recorded (a shown answer ran every check). A run made before a check
+    was appended to the table never records it, and its refusals by the check that was last
+    then are complete, not "cannot tell". With no shown answer to read, the current table's
+    last (the cautious reading)."""
+    seen = {v.get("check") for r in rows if r.refused is False for v in r.checks or ()}
+    return next((n for n in reversed(CHECK_NAMES) if n in seen), CHECK_NAMES[-1])
+
+
+def _recorded_after(r: QuestionResult, name: str, last: str) -> bool:
+    """Whether the verdicts after ``name`` were recorded (``name`` is ``last``, the run's last
+    check: nothing came after)."""
     names = [v.get("check") for v in r.checks or ()]
     if name not in names:
         return False
-    return names.index(name) + 1 < len(names) or name == CHECK_NAMES[-1]
+    return names.index(name) + 1 < len(names) or name == last
 
 
-def outcome(r: QuestionResult, off: str | None) -> tuple[bool, bool, bool]:
+def outcome(r: QuestionResult, off: str | None,
+            last: str = CHECK_NAMES[-1]) -> tuple[bool, bool, bool]:
     """(shown, right, cannot tell) for one question with check ``off`` off (None: all on).
-    Right means shown and holding a gold answer."""
+    Right means shown and holding a gold answer; ``last`` is the run's last check
+    (``last_check``)."""
     shown, right = r.refused is False, bool(r.correct) and r.refused is False
     if off is None:
         return shown, right, False
@@ -79,7 +92,7 @@ def outcome(r: QuestionResult, off: str | None) -> tuple[bool, bool, bool]:
                 shown = right = False  # its sentence does not clear the floor of several
         return shown, right, cannot
     if r.refused and r.refused_by == off:
-        if not _recorded_after(r, off):
+        if not _recorded_after(r, off, last):
             cannot = True
         elif r.would_answer and not any(v.get("status") == "failed" and v.get("check") != off
                                         for v in r.checks or ()):
@@ -96,9 +109,10 @@ def leave_one_out(rows: Iterable[QuestionResult]) -> list[dict]:
     and how many of that row's questions cannot be told without a model call (counted as
     stored). Only questions that were answered or refused count (not retrieval-only rows)."""
     rows = [r for r in rows if r.refused is not None]
+    last = last_check(rows)
     table = []
     for off in (None, *CHECK_NAMES):
-        outs = [(r, *outcome(r, off)) for r in rows]
+        outs = [(r, *outcome(r, off, last)) for r in rows]
         table.append({
             "off": off,
             "kind": _KIND.get(off or ""),
