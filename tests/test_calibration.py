@@ -11,7 +11,7 @@ from answer_helpers import EMBEDDER, DenseRetriever, seed_passages
 
 from qa.answer.calibration import SHIPPED, Calibration, load
 from qa.answer.chain import ask
-from qa.answer.signals import LOGPROB_SIGNALS, SIGNALS
+from qa.answer.signals import FIT_SIGNALS, LOGPROB_SIGNALS, SIGNALS, UNFITTED_SIGNALS
 from qa.config import Settings
 from qa.errors import ConfigError
 from qa.eval import calibrate
@@ -150,7 +150,9 @@ def test_the_refit_command_reads_stored_replies_and_writes_a_fit(tmp_path, capsy
     printed = capsys.readouterr().out
     assert "| hand rules (as shipped before) |" in printed and "risk-coverage" in printed
     fitted = Calibration.from_dict(json.loads(out.read_text()))
-    assert fitted.signals == SIGNALS and fitted.target == 0.1
+    # the article's age is recorded but never fitted (it says which set a row came from)
+    assert fitted.signals == FIT_SIGNALS and fitted.target == 0.1
+    assert not set(fitted.signals) & set(UNFITTED_SIGNALS)
     assert fitted.without_logprobs is not None
     assert not set(fitted.without_logprobs.signals) & set(LOGPROB_SIGNALS)
     assert fitted.fitted_on["questions"] == 160 and fitted.fitted_on["weeks"] == 6

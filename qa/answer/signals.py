@@ -35,6 +35,15 @@ LOGPROB_SIGNALS: tuple[str, ...] = ("first_token_p", "mean_logprob", "min_logpro
                                     "logprobs_known")
 """The signals only a backend that gives token probabilities has (the embedded model does;
 an OpenAI-compatible server or Ollama may not): a second fit leaves them out."""
+UNFITTED_SIGNALS: tuple[str, ...] = ("log_age_days", "age_known")
+"""Recorded, but no fit reads them. Only the dated news sets know an article's age (the seed
+paraphrases have no question date), so in the stored replies "age known" mostly says which
+set a row came from; and in the chat every article has an age against today, so a fit that
+learned "old means wrong" from weekly news quizzes would refuse every answer about the
+shipped 2020 article. Staleness is the ``old_news`` rule's job, for questions about recent
+news."""
+FIT_SIGNALS: tuple[str, ...] = tuple(n for n in SIGNALS if n not in UNFITTED_SIGNALS)
+"""The signals a fit reads (``qa.eval.calibrate``)."""
 
 _LOGPROB_FLOOR = -10.0
 """A token log-probability below this counts as this (one near-zero token would otherwise

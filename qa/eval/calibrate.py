@@ -41,7 +41,7 @@ import numpy as np
 
 from qa.answer.calibration import Calibration
 from qa.answer.checks import CHECKS
-from qa.answer.signals import LOGPROB_SIGNALS, SIGNALS, vector
+from qa.answer.signals import FIT_SIGNALS, LOGPROB_SIGNALS, SIGNALS, vector
 from qa.eval.loo import load_results
 from qa.eval.run import QuestionResult, contains_gold
 
@@ -255,9 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{args.target:.0%} of all questions; hand rules kept beside it: "
           f"{', '.join(kept) or 'none'}")
     fits = []
-    for label, names in (("every signal", SIGNALS),
+    for label, names in (("every signal", FIT_SIGNALS),
                          ("no token probabilities",
-                          tuple(n for n in SIGNALS if n not in LOGPROB_SIGNALS))):
+                          tuple(n for n in FIT_SIGNALS if n not in LOGPROB_SIGNALS))):
         cal, prob = fit(X, y, groups, names=names)
         c = cal.fitted_on["C"]
         t = pick_threshold(prob, y.astype(bool), keep, len(rows), args.target)
