@@ -13,7 +13,7 @@ from answer_helpers import EMBEDDER, SEED_DATE, DenseRetriever, paragraphs, seed
 from qa.answer.chain import stream
 from qa.answer.evidence import build_evidence
 from qa.answer.intent import about_whole_article, open_kind, topic_names
-from qa.answer.open_answer import COMPLEMENT, NOVELTY, _new_words
+from qa.answer.open_answer import FILL_TO, LEDE, NOVELTY, _new_words, _statement
 from qa.answer.scope import answer_scores
 from qa.answer.sentence_check import check_sentence, split_answer
 from qa.config import Settings
@@ -210,7 +210,8 @@ def test_the_best_sentences_the_model_left_out_are_added_verbatim_and_cited():
                      ["North Korea blew up the liaison office in Kaesong on Tuesday [1]."])
     final = final_answer(events)
     quoted = [s for s in final.sentences if s.quoted]
-    assert 1 <= len(quoted) <= COMPLEMENT and all(s.supported for s in quoted)
+    # the model wrote one sentence: the context's fill the answer up to FILL_TO
+    assert 1 <= len(quoted) <= FILL_TO - 1 and all(s.supported for s in quoted)
     model = " ".join(s.text for s in final.sentences if not s.quoted)
     for s in quoted:
         (c,) = s.citations
@@ -239,8 +240,33 @@ def test_a_whole_article_question_whose_sentences_were_all_removed_gets_its_cent
                      ["- - [1]\n- - [2]", ])
     final = final_answer(events)
     assert not final.refused and all(s.quoted for s in final.shown_sentences)
-    assert 1 <= len(final.shown_sentences) <= COMPLEMENT
+    assert 1 <= len(final.shown_sentences) <= FILL_TO
     assert any("leaflets" in s.text for s in final.shown_sentences)
+
+
+def test_a_whole_article_answer_adds_its_opening_statements_in_reading_order():
+    """A news article's opening paragraph is its summary: after the model's one sentence, its
+    first statements come in the order they are written, then the central ones."""
+    body, _ = _seed()
+    events, _ = _run("What is this article about?",
+                     ["North Korea destroyed the liaison office [1]."])
+    final = final_answer(events)
+    quoted = [s.citations[0].start for s in final.sentences if s.quoted]
+    assert len(quoted) >= LEDE
+    opening = quoted[:LEDE]
+    assert opening == sorted(opening) and opening[0] < len(body) // 4
+
+
+@pytest.mark.parametrize("line", [
+    "Editor's note: This report is based on the news of Wednesday and is updated often.",
+    "Greg Hilburn covers Louisiana politics for the USA TODAY Network.",
+    "Contributing: Jane Doe, USA TODAY, and the Associated Press.",
+    "For the latest news on the fires, sign up for our daily newsletter here.",
+])
+def test_page_furniture_is_never_added_to_an_answer(line):
+    assert not _statement(line)
+    assert _statement("The insurance covers damage for the homeowners of Lahaina, officials "
+                      "said.")
 
 
 def test_thousands_are_one_number_in_the_check():

@@ -88,6 +88,16 @@ sentence needs no check: it is the passage's own text, cited at its exact offset
 MAX_SHOWN = 7
 """At most this many sentences are shown (the model's, then the added ones)."""
 
+FILL_TO = 6
+"""When the model wrote fewer checked sentences than ``FILL_TO - COMPLEMENT``, the added
+ones fill the answer up to this many (the issue's "one to about six sentences"). Why: the
+1.5B model wrote two sentences or fewer on half of the fresh half's questions, and most key
+points it missed were in the context it read."""
+
+LEDE = 3
+"""For a question about the whole article, its first ``LEDE`` statements in reading order
+come first (a news article's opening paragraph is its summary), then its most central ones."""
+
 MODEL_SHOWN = MAX_SHOWN - COMPLEMENT
 """The model is read until this many of its sentences have passed the check: the rest of
 the answer is the context's own best sentences (they covered more key points than the
@@ -256,13 +266,22 @@ fact in a headline, a lede and a link line ("Microsoft announced 10,000 job cuts
 _LINK_LINE = re.compile(r"[A-Za-z]:[A-Z]")
 """A related-story link glued to its label ("Airline waivers:What carriers are offering")."""
 
+_BOILERPLATE = re.compile(
+    r"^\W*(editor'?s note|for the latest|sign up|subscribe|click here|read more|related:|"
+    r"watch:|contributing:|this story (was|has been) updated)"
+    r"|^(?-i:[A-Z][\w'-]+(?: [A-Z][\w.'-]*){0,2}) (covers|reports on|writes about) "
+    r"|\b(email|contact) (him|her|them|us) at\b"
+    r"|@\w+\.\w+|\bfollow (him|her|them|us) on\b", re.I)
+"""The page's own furniture, not the story: an editor's note, a byline ("Greg Hilburn covers
+Louisiana politics for the USA TODAY Network"), a newsletter or contact line."""
+
 
 def _statement(text: str) -> bool:
     """A sentence worth adding to an answer: a full statement, not a question, headline,
     link line or fragment."""
     t = text.strip()
     return (len(t) >= 30 and is_assertion(t) and not _LINK_LINE.search(t)
-            and t[-1] in ".!\"'”’)")
+            and not _BOILERPLATE.search(t) and t[-1] in ".!\"'”’)")
 
 
 def _new_words(text: str, have: set[str]) -> float:
@@ -273,12 +292,13 @@ def _new_words(text: str, have: set[str]) -> float:
 def complement(question: str, scope: Scope, sentences: Sequence[AnswerSentence],
                bullets: bool) -> list[AnswerSentence]:
     """The context's best sentences that the shown ones do not already say, verbatim and
-    cited (``COMPLEMENT``): for the whole article its lede, then its most central sentences;
-    else those most about the question that share a word with its topic (or pass the
-    short-fact floor). When the question asks for one sentence, none (or the lede's, when
+    cited (``COMPLEMENT``, or up to ``FILL_TO`` shown when the model wrote little): for the
+    whole article its opening statements in reading order (``LEDE``), then its most central
+    sentences; else those most about the question that share a word with its topic (or pass
+    the short-fact floor). When the question asks for one sentence, none (or the lede's, when
     the check removed the model's)."""
     shown = [s for s in sentences if s.supported]
-    room = min(COMPLEMENT, MAX_SHOWN - len(shown))
+    room = min(max(COMPLEMENT, FILL_TO - len(shown)), MAX_SHOWN - len(shown))
     if _ONE_SENTENCE.search(question):
         room = 0 if shown else 1
     if room <= 0:
@@ -288,12 +308,14 @@ def complement(question: str, scope: Scope, sentences: Sequence[AnswerSentence],
     whole = about_whole_article(question)
     if whole:
         central = centrality(evidence.vectors)
-        # a news article's first sentence is its summary: ledes first, then the centre
-        lede = {min(range(len(evidence.sentences)), key=lambda i: (
+        # a news article's opening paragraph is its summary: its first statements in
+        # reading order, then the centre
+        reading = sorted(range(len(evidence.sentences)), key=lambda i: (
             evidence.passages[evidence.sentences[i].passage_index].start,
-            evidence.sentences[i].start))} if evidence.sentences else set()
-        order = sorted(range(len(evidence.sentences)),
-                       key=lambda i: (i not in lede, -float(central[i])))
+            evidence.sentences[i].start))
+        lede = [i for i in reading if _statement(evidence.sentences[i].text)][:LEDE]
+        order = lede + sorted((i for i in range(len(evidence.sentences)) if i not in lede),
+                              key=lambda i: -float(central[i]))
     else:
         scores = answer_scores(evidence)
         order = [int(i) for i in np.argsort(-scores, kind="stable")]
