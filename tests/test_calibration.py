@@ -159,8 +159,7 @@ def test_the_refit_command_reads_stored_replies_and_writes_a_fit(tmp_path, capsy
 
 
 def test_the_shipped_calibration_if_any_loads_and_reads_the_signals_recorded():
-    # No fit ships until one is made on stored replies (docs/answers.md): until then the
-    # check says "not checked" and every answer is decided by the hand rules alone.
+    # Without a shipped fit the check says "not checked" and the hand rules alone decide.
     load.cache_clear()
     shipped = load()
     if not SHIPPED.is_file():
@@ -173,3 +172,11 @@ def test_the_shipped_calibration_if_any_loads_and_reads_the_signals_recorded():
     assert set(shipped.signals) <= set(SIGNALS) and 0 < shipped.threshold < 1
     assert shipped.without_logprobs is not None
     assert shipped.fitted_on["sets"] and shipped.fitted_on["cross_validated"]
+    # the fake model's scripted replies are not what the fit learned from: not checked,
+    # unless QA_CALIBRATION names the file, which then applies to any generator
+    scripted = _ask(Settings())
+    assert scripted.checks[-1].status == "not_checked" and scripted.calibrated is None
+    assert "fake model" in scripted.checks[-1].reason
+    named = _ask(Settings().with_(calibration=str(SHIPPED)))
+    assert named.checks[-1].status in ("passed", "failed") and named.calibrated is not None
+    assert named.checks[-1].features["threshold"] == shipped.without_logprobs.threshold

@@ -88,6 +88,13 @@ def test_the_installed_package_answers_from_another_folder(venv, tmp_path, user_
     module, prompts = out.stdout.split()
     assert module.startswith(str(venv)) and prompts.startswith(str(venv))
 
+    # the learned calibration travels in the wheel when the source tree has one
+    out = run("-c", "import qa.answer.calibration as c; print(c.SHIPPED, c.load() is not None)",
+              cmd=(venv / "bin" / "python",))
+    shipped, loaded = out.stdout.split()
+    assert shipped.startswith(str(venv))
+    assert loaded == str((ROOT / "qa" / "answer" / "calibration.json").is_file())
+
     assert "added 1, unchanged 0" in run("add", story.name).stdout
     assert (where / "data").is_dir()  # ./data of the current folder, not site-packages
     answer = json.loads(run("ask", "--json", "How much did South Korea spend to renovate "

@@ -105,3 +105,16 @@ def load(path: str | None = None) -> Calibration | None:
         return Calibration.from_dict(json.loads(target.read_text()))
     except (ValueError, KeyError, TypeError) as exc:
         raise QAError(f"QA_CALIBRATION: {target} is not a calibration ({exc})") from exc
+
+
+
+def for_generator(path: str | None, scripted: bool) -> Calibration | None:
+    """The calibration the ``calibrated`` check reads for one generator's answers.
+
+    The shipped fit learned when a real model's answers were wrong; a ``scripted`` generator's
+    replies (``qa.llm.fake.FakeChatModel``: tests and demos of the plumbing) are no such
+    answers, so they are checked against the shipped fit only when ``QA_CALIBRATION`` names
+    it. A named file applies to every generator."""
+    if not path and scripted:
+        return None
+    return load(path or None)

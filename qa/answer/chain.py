@@ -24,7 +24,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
 from qa.answer.calibration import Calibration
-from qa.answer.calibration import load as load_calibration
+from qa.answer.calibration import for_generator as calibration_for
 from qa.answer.checks import Case, Verifier, mark_after, reason_of
 from qa.answer.confidence import ANSWER_OPEN, answer_logprobs, first_token_prob
 from qa.answer.context import join_blocks, passage_blocks
@@ -46,7 +46,8 @@ from qa.answer.scope import DocumentPassages, Retrieve
 from qa.answer.signals import signals_of
 from qa.config import Settings
 from qa.index.embedder import Embedder
-from qa.llm.backends import avoid_options, structured_output
+from qa.llm.backends import avoid_options, structured_output, unwrap_chat_model
+from qa.llm.fake import FakeChatModel
 from qa.retrieve.recency import staleness_note
 from qa.text.dates import a_month, parse_date, passage_date, with_weekday_dates
 from qa.types import (
@@ -369,7 +370,8 @@ def stream(
     timings["retrieve"] = time.perf_counter() - t0
     evidence = build_evidence(standalone, passages, encode)
     verifier = Verifier(settings.checks_off)
-    calibration = load_calibration(settings.calibration or None)
+    calibration = calibration_for(settings.calibration or None,
+                                  isinstance(unwrap_chat_model(llm), FakeChatModel))
     related = verifier.run("related", Case(standalone, evidence=evidence))
 
     if related.failed:

@@ -280,7 +280,8 @@ def _calibrated(c: Case) -> CheckVerdict:
     cal = c.calibration
     if cal is None:
         return CheckVerdict("calibrated", "not_checked",
-                            "no calibration is set (QA_CALIBRATION=off, or none shipped)")
+                            "no calibration is set (QA_CALIBRATION=off, none shipped, or the fake "
+                            "model's scripted answers)")
     if c.signals is None:
         return CheckVerdict("calibrated", "not_checked", NO_CANDIDATE)
     fit = cal.pick(c.signals)
