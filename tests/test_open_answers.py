@@ -370,9 +370,60 @@ def test_dates_that_name_articles():
                                               DateNamed(2, 14, None)]
     assert dates_named("Explain what the December Louvre article says.") == [
         DateNamed(12, None, None)]
+    # a range names every day in it, within a month, across a month's end or New Year
+    assert dates_named("How did the toll change in the reports from Aug. 9 to Aug. 11?") == [
+        DateNamed(8, 9, None), DateNamed(8, 10, None), DateNamed(8, 11, None)]
+    assert dates_named("Summarize the reports of Feb. 13-15.") == [
+        DateNamed(2, 13, None), DateNamed(2, 14, None), DateNamed(2, 15, None)]
+    assert [(d.month, d.day) for d in dates_named(
+        "Summarize the reports from Dec. 30, 2024 through Jan. 1")] == [(12, 30), (12, 31), (1, 1)]
+    # wider than a month: its two ends only
+    assert dates_named("Summarize the articles from January 1 to March 3") == [
+        DateNamed(1, 1, None), DateNamed(3, 3, None)]
     # no article named by it: a date of an event, a mayor, the verb "may"
     assert dates_named("Who moderated the June 27 debate?") == []
     assert dates_named("What did Mayor Adams say in the report? It may matter.") == []
+
+
+def test_a_range_of_days_reads_the_report_of_each_day_in_it():
+    reports = _dated_reports()
+    _, llm = _run("How did the death toll change in the reports from Aug. 9 to Aug. 11?",
+                  ["The death toll rose from six to 80 [1]."], passages=reports)
+    prompt = llm.calls[0][-1].text
+    assert (prompt.index("Maui fire rages") < prompt.index("Maui fire toll rises")
+            < prompt.index("Maui toll reaches 80"))  # the middle day too, in date order
+
+
+@pytest.mark.parametrize("question,kind", [
+    ("How did the death toll change from Aug. 9 to Aug. 11?", "changed"),
+    ("How did the estimate change?", "changed"),
+    ("How have the plans changed since March?", "changed"),
+    ("How did the rule change affect voters?", "how"),  # "change" as a noun
+    ("How did they change the law?", "how"),
+])
+def test_how_did_it_change_asks_what_changed(question, kind):
+    assert open_kind(question) == kind
+
+
+def test_the_news_about_x_reads_several_articles_even_when_one_gave_most_passages():
+    _, seed = _seed()
+    other = paragraphs("North Korea said on Wednesday it would send troops back to Kaesong.\n"
+                       "The army said troops would return to the liaison office area at "
+                       "Kaesong.", "troops", "North Korea to send troops to the liaison office",
+                       "2020-06-17")
+    ask = ("Summarize the news about the liaison office.",
+           ["The liaison office was ruined by an explosion [1]."])
+    _, llm = _run(*ask, passages=seed + other, documents=lambda: ["seed", "troops"])
+    prompt = llm.calls[0][-1].text  # four of the five passages are the seed article's
+    assert "troops would return" in prompt and "terrific explosion" in prompt
+    assert "9.78 billion won" not in prompt  # passages, not the whole seed article
+    # the article, or this news item: the whole of one article, as before
+    for question in ("Summarize the article about the liaison office.",
+                     "Summarize this news item about the liaison office."):
+        _, llm = _run(question, ask[1], passages=seed + other,
+                      documents=lambda: ["seed", "troops"])
+        prompt = llm.calls[0][-1].text
+        assert "9.78 billion won" in prompt and "troops would return" not in prompt
 
 
 def test_a_question_about_the_report_of_a_day_reads_that_whole_report():

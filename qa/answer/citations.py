@@ -42,6 +42,12 @@ def render(sentence: str, numbers: list[int]) -> str:
 _ANY_MARKER = re.compile(r"\s*\[\d+(?:\s*[,;–-]\s*\d+)*\]")
 
 
+def without_markers(text: str) -> str:
+    """``text`` with its footnote markers removed: what a reader's words are, so that a
+    scorer never counts "[8]" as the number 8."""
+    return _ANY_MARKER.sub("", text)
+
+
 def footnoted(sentences, start: int = 1) -> tuple[list[str], list]:
     """Sentences with their markers renumbered as footnotes by first appearance (the same
     supporting span keeps its number), and the citations in footnote order: how a reader

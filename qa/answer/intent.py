@@ -31,7 +31,9 @@ _PATTERNS: tuple[tuple[OpenKind, re.Pattern[str]], ...] = tuple(
                     r"\bin common\b|\bboth (articles|stories|reports|events)\b|"
                     r"\bthe two (articles|stories|reports|events)\b|\bwhich of the (two|stories|"
                     r"articles|events)\b"),
-        ("changed", r"\bwhat (has |had )?changed\b|\bhow has .* changed\b"),
+        ("changed", r"\bwhat (has |had )?changed\b|\bhow (has|have|had) .* changed\b|"
+                    r"\bhow (did|does|do) .* change\s*(\?|$|over\b|since\b|between\b|"
+                    r"from\b|after\b|during\b|across\b|in the (reports|articles)\b)"),
         ("timeline", r"\b(timeline|chronolog|sequence of events|in what order|order of events)"),
         ("summary", r"\b(summari[sz]e|summary|sum up|sum it up|tl;?dr|recap|overview|gist|"
                     r"in a nutshell|brief me)\b"),

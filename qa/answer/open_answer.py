@@ -117,9 +117,11 @@ relevant: the short-fact path's floor for a quote. The small model at times garb
 _ONE_SENTENCE = re.compile(r"\b(one|single|1) sentence\b|\bin (a|one) (word|line)\b", re.I)
 
 
-_SEVERAL = re.compile(r"\b(articles|stories|reports|coverage|pieces)\b", re.I)
-"""A question about several articles ("Summarize the articles about X") reads passages from
-each, not one whole article."""
+_SEVERAL = re.compile(r"\b(articles|stories|reports|coverage|pieces)\b|"
+                      r"(?<!this )(?<!that )\bnews\b(?! (item|article|story|report)\b)", re.I)
+"""A question about several articles ("Summarize the articles about X", "the news about X")
+reads passages from each when several are retrieved, not one whole article, even when most
+passages are one article's."""
 
 TOPIC_SHARE = 1 / 3
 MIN_TOPIC_WORDS = 3
@@ -184,14 +186,16 @@ def choose_scope(question: str, kind: OpenKind, *, query: str, retrieve: Retriev
         return across_articles(question, [p for p in passages if p.doc_id in named], encode)
     if kind in CROSS_ARTICLE_KINDS:
         # the articles the question names (by date, by the names compared): those alone when
-        # it names two or more, else first
-        if len(named) > 1:
+        # it names two or more by date or compares two names, else first; a timeline or a
+        # change named by its topics keeps the other articles of the story after them
+        if len(named) > 1 and (dates or kind == "compare"):
             passages = [p for p in passages if p.doc_id in named]
         passages.sort(key=lambda p: p.doc_id not in named)
         return across_articles(question, passages, encode)
     passages = passages[:k]
-    main = main_article(passages)
-    if main is None and about_whole_article(question) and not _SEVERAL.search(question):
+    several = bool(_SEVERAL.search(question)) and len({p.doc_id for p in passages}) > 1
+    main = None if several else main_article(passages)
+    if main is None and about_whole_article(question) and not several:
         main = passages[0].doc_id  # "Summarize the article about X": the article X is in
     if main is not None and document_passages is not None:
         return whole_article(question, main, document_passages, encode)

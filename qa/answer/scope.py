@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import numpy as np
 
@@ -35,8 +36,9 @@ QUESTION_SHARE = 0.25
 """Of that budget, the share kept for the sentences most about the question when an article
 must be cut (the rest: its most central sentences, the same for every question)."""
 
-MAX_ARTICLES = 3
-"""A question across articles reads at most this many."""
+MAX_ARTICLES = 4
+"""A question across articles reads at most this many (a story's timeline often spans four
+reports; each keeps at least its best sentence within ``OPEN_CONTEXT_CHARS``)."""
 
 CROSS_ARTICLE_KINDS = ("compare", "changed", "timeline")
 
@@ -201,21 +203,61 @@ class DateNamed:
             self.day is None or d.day == self.day) and (self.year is None or d.year == self.year)
 
 
+_RANGE = re.compile(r"\s*(?:to|through|thru|until|till|-|–)\s*", re.I)
+"""Between two dates, words that make them a range: "Aug. 9 to Aug. 11", "Feb. 13-15"."""
+
+MAX_RANGE_DAYS = 31
+"""A range wider than this names no articles day by day (its two ends still do)."""
+
+
+def _days_between(first: DateNamed, last: DateNamed) -> list[DateNamed]:
+    """The days from ``first`` to ``last`` inclusive (the same year, or the next when the
+    range crosses New Year); just the two ends when the range is wider than a month."""
+    year = first.year or last.year or 2024  # a leap year when the question names none
+    start = _date(year, first.month, first.day)
+    end = _date(year if (last.month, last.day) >= (first.month, first.day) else year + 1,
+                last.month, last.day)
+    if start is None or end is None or not 0 < (end - start).days <= MAX_RANGE_DAYS:
+        return [first, last]
+    return [DateNamed(d.month, d.day, first.year or last.year)
+            for d in (start + timedelta(days=i) for i in range((end - start).days + 1))]
+
+
+def _date(year: int, month: int, day: int | None):
+    try:
+        return date(year, month, day) if day else None
+    except ValueError:
+        return None
+
+
 def dates_named(question: str) -> list[DateNamed]:
     """The dates a question names articles by, when it speaks of articles at all ("the Aug.
     11 report"); a date in a question about events ("the June 27 debate") is not one. "Feb.
-    13 and 14": the second day has the first one's month."""
+    13 and 14": the second day has the first one's month; "Aug. 9 to Aug. 11" and "Feb. 13-15"
+    are ranges, every day in them named."""
     if not _ARTICLE_WORD.search(question):
         return []
     out: list[DateNamed] = []
-    for m in _DATE_NAMED.finditer(question):
+    matches = list(_DATE_NAMED.finditer(question))
+    for i, m in enumerate(matches):
         month = _MONTH_NUMBER[m["month"][:3].lower()]
         year = int(m["year"]) if m["year"] else None
-        out.append(DateNamed(month, int(m["day"]) if m["day"] else None, year))
+        here = DateNamed(month, int(m["day"]) if m["day"] else None, year)
+        prev = matches[i - 1] if i else None
+        if (prev is not None and out and here.day and out[-1].day
+                and _RANGE.fullmatch(question[prev.end():m.start()])):
+            out[-1:] = _days_between(out[-1], here)  # "Aug. 9 to Aug. 11"
+            continue
+        out.append(here)
         if m["day"]:
-            more = re.match(r"\s*(?:,|and|&|or|-|–|to)\s*(\d{1,2})(?!\d)\b", question[m.end():])
+            more = re.match(r"(\s*(?:,|and|&|or|-|–|to|through)\s*)(\d{1,2})(?!\d)\b",
+                            question[m.end():])
             if more:
-                out.append(DateNamed(month, int(more[1]), year))
+                last = DateNamed(month, int(more[2]), year)
+                if _RANGE.fullmatch(more[1]):
+                    out[-1:] = _days_between(here, last)  # "Feb. 13-15"
+                else:
+                    out.append(last)
     return out
 
 

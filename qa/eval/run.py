@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from qa.answer.citations import without_markers
 from qa.config import PROJECT_ROOT, Settings
 
 if TYPE_CHECKING:
@@ -334,7 +335,7 @@ def _answer(kb: KnowledgeBase, r: QuestionResult, asked: str, as_of: str | None)
                         "cited": [{"n": c.n, "title": c.passage.title, "quote": c.quote}
                                   for c in s.citations]} for s in answer.sentences]
     if r.key_points is not None:
-        shown = "" if answer.refused else answer.text
+        shown = "" if answer.refused else without_markers(answer.text)  # "[8]" is not "8%"
         r.covered = [contains_gold(shown, wordings) for wordings in r.key_points]
     if answer.citations:
         r.quote_exact = all(
