@@ -155,6 +155,16 @@ def test_a_cited_passage_holding_half_of_it_gives_way_to_one_holding_all_of_it()
     assert "retaliate" in ev.sentences[v.sentences[0]].text
 
 
+def test_the_same_fact_again_in_other_words_is_shown_once():
+    reply = ("North Korea blew up the liaison office in Kaesong [1]. "
+             "North Korea blew up the liaison office at Kaesong on Tuesday [1]. "
+             "The office was established in 2018 [4].")
+    events, _ = _run("Summarize the article.", [reply])
+    written = [s.text for s in final_answer(events).sentences if not s.quoted]
+    assert len([t for t in written if "blew up" in t]) == 1, written
+    assert any("2018" in t for t in written), written
+
+
 def test_sentences_complete_only_when_the_next_one_begins():
     done, tail = split_answer("North Korea blew up the office [1]. South Korea sa", final=False)
     assert done == ["North Korea blew up the office [1]."] and tail.startswith("South")

@@ -264,8 +264,10 @@ paraphrase of it is shown (the model's sentence citing the lede may still lose i
 
 
 SAME_SENTENCE = 0.8
-"""Two added sentences this similar (cosine) say the same thing: the news repeats its main
-fact in a headline, a lede and a link line ("Microsoft announced 10,000 job cuts...")."""
+"""Two sentences this similar (cosine) say the same thing: the news repeats its main fact in
+a headline, a lede and a link line ("Microsoft announced 10,000 job cuts..."), and the small
+model repeats a fact once per person it names. The second is neither added nor shown, so it
+takes no place among the model's ``MODEL_SHOWN``."""
 
 _LINK_LINE = re.compile(r"[A-Za-z]:[A-Z]")
 """A related-story link glued to its label ("Airline waivers:What carriers are offering")."""
@@ -373,6 +375,7 @@ def write_checked(question: str, scope: Scope, messages: list[BaseMessage],
     pieces: list[str] = []
     sentences: list[AnswerSentence] = []
     seen: set[str] = set()
+    shown_vectors: list[np.ndarray] = []  # of the model's sentences that passed
     done = 0
 
     def check(batch: list[str]) -> list[AnswerSentence]:
@@ -388,7 +391,12 @@ def write_checked(question: str, scope: Scope, messages: list[BaseMessage],
                 continue  # a small model repeating itself, or a fragment that claims nothing
             seen.add(key)
             bullet = "- " if bullets or raw_sentence.lstrip()[:2] in ("- ", "* ", "• ") else ""
+            unit = np.asarray(vec) / max(float(np.linalg.norm(vec)), 1e-9)
+            if verdict.supported and any(float(unit @ v) > SAME_SENTENCE
+                                         for v in shown_vectors):
+                continue  # the same fact again in other words: it would take a reader's turn
             if verdict.supported:
+                shown_vectors.append(unit)
                 cites = _citations(evidence, verdict.sentences)
                 numbers = [pi + 1 for pi in verdict.passages]
                 out.append(AnswerSentence(text=bullet + render(verdict.text, numbers),
