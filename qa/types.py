@@ -257,8 +257,8 @@ class Answer:
     sentences: tuple[AnswerSentence, ...]
     refused: bool
     confidence: float | None
-    """0..1, how well what is shown is backed; a heuristic score, not a calibrated probability
-    (nothing was calibrated against how often answers are right): for a short fact, the
+    """0..1, how well what is shown is backed; a heuristic score, not a probability (that is
+    ``calibrated``): for a short fact, the
     evidence score of its quote's sentence (how much it is about the question, the score the
     check compares with its floor); for an open answer, the share of the model's sentences
     that passed the check; for a preview, the best sentence's score. None for a refusal: it
