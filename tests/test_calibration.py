@@ -180,3 +180,14 @@ def test_the_shipped_calibration_if_any_loads_and_reads_the_signals_recorded():
     named = _ask(Settings().with_(calibration=str(SHIPPED)))
     assert named.checks[-1].status in ("passed", "failed") and named.calibrated is not None
     assert named.checks[-1].features["threshold"] == shipped.without_logprobs.threshold
+
+
+@pytest.mark.slow
+def test_the_shipped_fit_is_refitted_byte_for_byte_from_the_replies_in_the_repo(tmp_path):
+    # eval/calibration/README.md: the one documented command, on the stored replies alone
+    from testdata import ROOT
+
+    runs = sorted(p for p in (ROOT / "eval" / "calibration").iterdir() if p.is_dir())
+    out = tmp_path / "fit.json"
+    assert calibrate.main([*map(str, runs), "--out", str(out)]) == 0
+    assert out.read_bytes() == SHIPPED.read_bytes()
