@@ -436,6 +436,30 @@ def test_the_news_about_x_reads_several_articles_even_when_one_gave_most_passage
         assert "9.78 billion won" in prompt and "troops would return" not in prompt
 
 
+def test_a_timeline_named_by_its_topics_keeps_the_story_s_other_articles():
+    lisbon = paragraphs("Lisbon opened a new light-rail line on Monday, linking the airport "
+                        "with the city centre.", "lisbon", "Lisbon opens light rail",
+                        "2021-03-01")
+    porto = paragraphs("Porto opened a new metro line on Friday, a month after Lisbon's light "
+                       "rail.", "porto", "Porto opens metro line", "2021-04-02")
+    strike = paragraphs("Rail workers in Lisbon and Porto went on strike on Tuesday over pay "
+                        "on the new lines.", "strike", "Portugal rail workers strike",
+                        "2021-05-04")
+    docs = lambda: ["lisbon", "porto", "strike"]  # noqa: E731
+    _, llm = _run("Give a timeline of the Lisbon and Porto rail lines.",
+                  ["Lisbon opened a light-rail line [1]."], passages=lisbon + porto + strike,
+                  documents=docs)
+    prompt = llm.calls[0][-1].text
+    assert (prompt.index("Lisbon opens light rail") < prompt.index("Porto opens metro line")
+            < prompt.index("Portugal rail workers strike"))
+    # a comparison of the two reads the two alone
+    _, llm = _run("Compare the Lisbon and Porto rail lines.",
+                  ["Lisbon opened a light-rail line [1]."], passages=lisbon + porto + strike,
+                  documents=docs)
+    prompt = llm.calls[0][-1].text
+    assert "Porto opens metro line" in prompt and "Portugal rail workers strike" not in prompt
+
+
 def test_a_question_about_the_report_of_a_day_reads_that_whole_report():
     reports = _dated_reports()
     events, llm = _run("Summarize the Aug. 10 report on the fire.",
