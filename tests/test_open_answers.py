@@ -323,6 +323,26 @@ def test_a_decline_is_a_refusal_and_a_partly_covered_question_says_what_is_missi
     assert "don't mention Vladimir Putin" in final.text
 
 
+WRONG_ANSWER_FIRST = ("North Korea blew up the office because Vladimir Putin asked it to in 1999 "
+                      "[1]. Kim Yo Jong ordered the department to carry out the next action "
+                      "[4].")
+
+
+def test_a_why_question_whose_answer_sentence_is_removed_is_refused_not_filled():
+    events, _ = _run("Why did North Korea blow up the office?", [WRONG_ANSWER_FIRST])
+    final = final_answer(events)
+    assert final.refused and not final.shown_sentences
+    assert final.refusal_reason.startswith("answer_first:")
+    assert "vladimir putin" in final.refusal_reason  # the removal's own reason
+    (removed,) = final.removed
+    assert "1999" in removed.text
+    # a question with no single answer keeps the sentences that pass
+    events, _ = _run("What is this article about?", [WRONG_ANSWER_FIRST])
+    final = final_answer(events)
+    assert not final.refused and final.removed
+    assert any("next action" in s.text for s in final.shown_sentences)
+
+
 def test_a_follow_up_about_the_same_article_shares_the_prompt_prefix():
     history = [("user", "Summarize the article."),
                ("assistant", "North Korea blew up an office in Kaesong [1].")]

@@ -114,6 +114,16 @@ anything), the answer is the context's sentences most about the question, each a
 relevant: the short-fact path's floor for a quote. The small model at times garbles a list
 ("- - [1]") of a context that holds the answer."""
 
+ANSWER_FIRST: tuple[str, ...] = ("why", "how", "explain")
+"""Kinds of open question whose reply's first sentence is its answer ("Why is the library
+closing?" "It is closing because ..."). When the check removes that sentence the question is
+refused: the articles do not say it, and the sentences the model or the context would add
+after it are about the topic, not the answer (a library closing "answered" with a list of
+library addresses). Replayed on the stored replies (``bench/replay_open.py``), it changes no
+answer of the three halves of eval/open-questions; on the quiz tuning sets it refuses one
+wrong open answer of realtimeqa-2024 ("How has Caleb Fauria managed to excel ...?") and no
+right one."""
+
 _ONE_SENTENCE = re.compile(r"\b(one|single|1) sentence\b|\bin (a|one) (word|line)\b", re.I)
 
 
@@ -368,9 +378,12 @@ def refusal(question: str, passages: Sequence[Passage], timings: dict,
 
 def write_checked(question: str, scope: Scope, messages: list[BaseMessage],
                   llm: BaseChatModel, encode: Encoder, *, bullets: bool, missing: Sequence[str],
-                  t0: float, timings: dict) -> Iterator[StreamEvent]:
+                  t0: float, timings: dict, answer_first: bool = False
+                  ) -> Iterator[StreamEvent]:
     """Stream the model's reply, check each sentence as it completes, and yield the answer
-    so far after each one (``SentenceEvent``), then the final ``Answer``."""
+    so far after each one (``SentenceEvent``), then the final ``Answer``. ``answer_first``:
+    the reply's first sentence is its answer (``ANSWER_FIRST``), so when the check removes
+    it the question is refused."""
     evidence = scope.evidence
     pieces: list[str] = []
     sentences: list[AnswerSentence] = []
@@ -407,7 +420,7 @@ def write_checked(question: str, scope: Scope, messages: list[BaseMessage],
                                           reason=verdict.reason))
         return out
 
-    declined = stopped = False
+    declined = stopped = unanswered = False
     for chunk in llm.stream(messages, max_tokens=OPEN_MAX_TOKENS, **open_options(llm)):
         text = chunk.text
         if not text:
@@ -422,6 +435,10 @@ def write_checked(question: str, scope: Scope, messages: list[BaseMessage],
         if len(complete) > done:
             new = check(complete[done:])
             done = len(complete)
+            if answer_first and new and not sentences and not new[0].supported:
+                sentences += new[:1]
+                unanswered = declined = True  # the rest would be beside the question
+                break
             if new:
                 sentences += new
                 if any(s.supported for s in new):
@@ -438,7 +455,10 @@ def write_checked(question: str, scope: Scope, messages: list[BaseMessage],
         if complete[done:] and not _finished(complete[-1]):
             complete.pop()  # cut off by the length limit: half a sentence is not a claim
         new = check(complete[done:])
-        if new:
+        if answer_first and new and not sentences and not new[0].supported:
+            sentences += new[:1]
+            unanswered = declined = True
+        elif new:
             sentences += new
             if any(s.supported for s in new):
                 timings.setdefault("first_sentence", time.perf_counter() - t0)
@@ -456,6 +476,9 @@ def write_checked(question: str, scope: Scope, messages: list[BaseMessage],
     answer = _answer(question, scope, sentences, bullets, missing, raw, timings)
     if answer.refused:
         answer = replace(answer, passages=scope.passages)
+    if unanswered:
+        answer = replace(answer, refusal_reason="answer_first: the reply's answer sentence "
+                         f"was removed ({sentences[0].reason})")
     yield FinalEvent(answer)
 
 
@@ -499,4 +522,5 @@ def stream_open(
     bullets = wants_bullets(question)
     messages = open_messages(scope, question, earlier, bullets)
     yield from write_checked(question, scope, messages, llm, encode, bullets=bullets,
-                             missing=missing, t0=t0, timings=timings)
+                             missing=missing, t0=t0, timings=timings,
+                             answer_first=kind in ANSWER_FIRST)
