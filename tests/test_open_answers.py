@@ -20,6 +20,7 @@ from qa.config import Settings
 from qa.llm.fake import FakeChatModel
 from qa.text.sentences import content_words
 from qa.types import FinalEvent, SentenceEvent, final_answer
+from qa.web.render import why_not_html
 
 
 def _seed():
@@ -336,6 +337,7 @@ def test_a_why_question_whose_answer_sentence_is_removed_is_refused_not_filled()
     assert "vladimir putin" in final.refusal_reason  # the removal's own reason
     (removed,) = final.removed
     assert "1999" in removed.text
+    assert "answer_first" in why_not_html(final)  # the web chat's "Why not answered?"
     # a question with no single answer keeps the sentences that pass
     events, _ = _run("What is this article about?", [WRONG_ANSWER_FIRST])
     final = final_answer(events)
