@@ -273,11 +273,14 @@ def test_a_whole_article_answer_adds_its_opening_statements_in_reading_order():
     "Greg Hilburn covers Louisiana politics for the USA TODAY Network.",
     "Contributing: Jane Doe, USA TODAY, and the Associated Press.",
     "For the latest news on the fires, sign up for our daily newsletter here.",
+    "FAA computer outage:10,000+ US flights delayed, canceled: 'I'm frustrated, but calm.'",
+    "Here's what to know about the case against Adams and the officials who stepped aside.",
 ])
 def test_page_furniture_is_never_added_to_an_answer(line):
     assert not _statement(line)
     assert _statement("The insurance covers damage for the homeowners of Lahaina, officials "
                       "said.")
+    assert _statement("The outage began at 7:20 a.m. and the ground stop ended at 8:50 a.m.")
 
 
 def test_thousands_are_one_number_in_the_check():

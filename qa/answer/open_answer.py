@@ -279,17 +279,20 @@ a headline, a lede and a link line ("Microsoft announced 10,000 job cuts..."), a
 model repeats a fact once per person it names. The second is neither added nor shown, so it
 takes no place among the model's ``MODEL_SHOWN``."""
 
-_LINK_LINE = re.compile(r"[A-Za-z]:[A-Z]")
-"""A related-story link glued to its label ("Airline waivers:What carriers are offering")."""
+_LINK_LINE = re.compile(r"[A-Za-z]:[A-Z0-9]")
+"""A related-story link glued to its label ("Airline waivers:What carriers are offering",
+"FAA computer outage:10,000+ US flights delayed")."""
 
 _BOILERPLATE = re.compile(
     r"^\W*(editor'?s note|for the latest|sign up|subscribe|click here|read more|related:|"
-    r"watch:|contributing:|this story (was|has been) updated)"
+    r"watch:|contributing:|this story (was|has been) updated|"
+    r"here'?s (what|how|why|everything) (to|you|we))"
     r"|^(?-i:[A-Z][\w'-]+(?: [A-Z][\w.'-]*){0,2}) (covers|reports on|writes about) "
     r"|\b(email|contact) (him|her|them|us) at\b"
     r"|@\w+\.\w+|\bfollow (him|her|them|us) on\b", re.I)
 """The page's own furniture, not the story: an editor's note, a byline ("Greg Hilburn covers
-Louisiana politics for the USA TODAY Network"), a newsletter or contact line."""
+Louisiana politics for the USA TODAY Network"), a newsletter or contact line, a "Here's what
+to know" line."""
 
 
 def _statement(text: str) -> bool:
