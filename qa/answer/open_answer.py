@@ -120,9 +120,9 @@ closing?" "It is closing because ..."). When the check removes that sentence the
 refused: the articles do not say it, and the sentences the model or the context would add
 after it are about the topic, not the answer (a library closing "answered" with a list of
 library addresses). Replayed on the stored replies (``bench/replay_open.py``), it changes no
-answer of the three halves of eval/open-questions; on the quiz tuning sets it refuses one
-wrong open answer of realtimeqa-2024 ("How has Caleb Fauria managed to excel ...?") and no
-right one."""
+answer of the seed, news and fresh halves of eval/open-questions; on the quiz tuning sets it
+refuses one wrong open answer of realtimeqa-2024 ("How has Caleb Fauria managed to excel
+...?") and no right one."""
 
 _ONE_SENTENCE = re.compile(r"\b(one|single|1) sentence\b|\bin (a|one) (word|line)\b", re.I)
 
@@ -423,6 +423,10 @@ def write_checked(question: str, scope: Scope, messages: list[BaseMessage],
                                           reason=verdict.reason))
         return out
 
+    def answer_removed(new: list[AnswerSentence]) -> bool:
+        """The check removed the reply's first claim, and that claim is its answer."""
+        return answer_first and bool(new) and not sentences and not new[0].supported
+
     declined = stopped = unanswered = False
     for chunk in llm.stream(messages, max_tokens=OPEN_MAX_TOKENS, **open_options(llm)):
         text = chunk.text
@@ -438,7 +442,7 @@ def write_checked(question: str, scope: Scope, messages: list[BaseMessage],
         if len(complete) > done:
             new = check(complete[done:])
             done = len(complete)
-            if answer_first and new and not sentences and not new[0].supported:
+            if answer_removed(new):
                 sentences += new[:1]
                 unanswered = declined = True  # the rest would be beside the question
                 break
@@ -458,7 +462,7 @@ def write_checked(question: str, scope: Scope, messages: list[BaseMessage],
         if complete[done:] and not _finished(complete[-1]):
             complete.pop()  # cut off by the length limit: half a sentence is not a claim
         new = check(complete[done:])
-        if answer_first and new and not sentences and not new[0].supported:
+        if answer_removed(new):
             sentences += new[:1]
             unanswered = declined = True
         elif new:
