@@ -8,9 +8,12 @@ sentence check, re-pointing, the added sentences), an estimate for a change to t
 about a minute a half instead of 10-12 minutes of model calls. Prints the key points covered,
 the unanswerable refused and the sentences shown, as ``qa eval`` reports them.
 
-    python bench/replay_open.py eval/open-questions/news eval-results/news-3/results.jsonl
-    python bench/replay_open.py eval/open-questions/news eval-results/news-3/results.jsonl \\
-        --set qa.answer.open_answer.COMPLEMENT=4
+    python bench/replay_open.py eval/open-questions/news \\
+        eval/open-questions/replies/news-3/results.jsonl
+    python bench/replay_open.py eval/open-questions/news \\
+        eval/open-questions/replies/news-3/results.jsonl --set qa.answer.open_answer.COMPLEMENT=4
+
+(``eval/open-questions/replies/``: the stored runs the docs' figures come from.)
 
 A question the short-fact path answered replays its stored reply for every model call it
 makes (its second look at a number included), without the token probabilities the model gave,
@@ -59,13 +62,13 @@ def _apply(assignments: list[str]) -> None:
         setattr(importlib.import_module(module), name, eval(value, {}))  # noqa: S307
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("dataset", type=Path)
     ap.add_argument("results", type=Path)
     ap.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE")
     ap.add_argument("--show", action="store_true", help="print each answer's key points")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     # the replies are a real model's, so the shipped calibration applies to them
     os.environ.setdefault("QA_CALIBRATION", str(Path(calibration.__file__).with_name(

@@ -569,3 +569,25 @@ def test_the_answer_under_a_subhead_question_scores_as_that_question():
     q = next(i for i, t in enumerate(texts) if t.startswith("How did"))
     a = next(i for i, t in enumerate(texts) if t.startswith("Four"))
     assert scores[a] >= ev.question_scores[q] > ev.question_scores[a]
+
+
+@pytest.mark.slow
+def test_a_stored_run_replays_to_the_documented_figures(tmp_path, monkeypatch, capsys):
+    # eval/open-questions/replies: the seed half's stored replies, through the current code,
+    # give the figures docs/open-answers.md reports for it (85/106 key points, 141 shown)
+    import importlib.util
+
+    from testdata import ROOT
+
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("QA_CALIBRATION", str(ROOT / "qa" / "answer" / "calibration.json"))
+    spec = importlib.util.spec_from_file_location("replay_open",
+                                                  ROOT / "bench" / "replay_open.py")
+    replay = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(replay)
+    replay.main([str(ROOT / "eval" / "open-questions" / "seed"),
+                 str(ROOT / "eval" / "open-questions" / "replies" / "seed-open-3" /
+                     "results.jsonl")])
+    out = capsys.readouterr().out
+    assert "key points 85/106" in out and "unanswerable refused 5/5" in out
+    assert "shown 141, removed 6" in out
