@@ -28,6 +28,17 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1  # browser tests use Debian's chromium
   export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
+  # llama.cpp's default -march=native build uses AMX where the CPU lists it, and on virtual
+  # machines that list AMX without granting it the first matrix product dies with SIGSEGV
+  # (ldtilecfg in libggml-cpu). AVX2/FMA/F16C runs on every x86-64 CPU of the last decade.
+  # Built on its own, outside pip's wheel cache, so a wheel cached with other flags is not
+  # reused; set CMAKE_ARGS to build it your way.
+  llama_pin=$(grep -o '"llama-cpp-python[^"]*"' pyproject.toml | tr -d '"' | sed 's/\[[a-z,]*\]//')
+  portable=""
+  if [ "$(uname -m)" = x86_64 ]; then
+    portable="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+  fi
+  CMAKE_ARGS="${CMAKE_ARGS:-$portable}" .venv/bin/python -m pip install -q --progress-bar off --no-cache-dir --no-deps "$llama_pin"
   .venv/bin/python -m pip install -q --progress-bar off -e ".[llm,test,eval]"
   echo "$want" > "$stamp"
 fi
